@@ -81,10 +81,7 @@ mod tests {
             left <= Duration::from_secs(8) && left > Duration::from_secs(7),
             "{left:?}"
         );
-        assert_eq!(
-            budget.clamp(Duration::from_secs(30)),
-            budget.clamp(Duration::from_secs(60))
-        );
+        assert!(budget.clamp(Duration::from_secs(30)) <= Duration::from_secs(8));
     }
 
     #[test]

@@ -5,10 +5,6 @@
 //! Secrets Manager) or spaces, armour whose label does not match the content (an `RSA PRIVATE KEY` label on
 //! a PKCS#8 body), surrounding quotes, and bare base64 DER without armour.
 
-use base64::{
-    Engine,
-    engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig},
-};
 use jsonwebtoken::EncodingKey;
 use pkcs1::der::Decode;
 
@@ -83,11 +79,6 @@ impl RsaSigningKey {
     }
 }
 
-const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
 /// The DER bytes inside whatever text holds the key.
 fn der_from_text(text: &str) -> Result<Vec<u8>, KeyError> {
     let text = text
@@ -122,8 +113,7 @@ fn der_from_text(text: &str) -> Result<Vec<u8>, KeyError> {
         }
         None => text,
     };
-    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    LENIENT_BASE64.decode(compact).map_err(|_| KeyError::Base64)
+    crate::encoding::decode_base64_lenient(body).ok_or(KeyError::Base64)
 }
 
 /// The PKCS#1 `RSAPrivateKey` DER, whichever of PKCS#1 or PKCS#8 the input is (labels are not trusted).

@@ -20,8 +20,11 @@
 pub mod budget;
 pub mod clock;
 pub mod config;
+pub mod encoding;
 mod error;
 pub mod keys;
+pub mod kinesis;
+pub mod lambda;
 pub mod salesforce;
 pub mod secrets;
 pub mod telemetry;

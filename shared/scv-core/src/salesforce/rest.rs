@@ -100,6 +100,16 @@ impl RestSettings {
             }),
             None => from_secret(suffix, variable, meaning),
         };
+        let consumer_key = parameter(
+            "CONSUMER_KEY_PARAM_NAME",
+            "auth-consumer-key",
+            "the connected app consumer key, JWT iss",
+        )?;
+        let private_key = parameter(
+            "REST_PRIVATE_KEY_PARAM_NAME",
+            "auth-private-key",
+            "the OAuth JWT private key",
+        )?;
         let subject = match env.get("SUBJECT") {
             Some(v) if v.contains('@') => Setting::Literal(v.to_owned()),
             Some(name) => Setting::Parameter {
@@ -123,16 +133,8 @@ impl RestSettings {
             api_base: env.optional_url("SALESFORCE_REST_API_ENDPOINT_BASE")?,
             token_ttl: Duration::from_secs(env.parse::<u64>("SALESFORCE_TOKEN_TTL_SECS")?.unwrap_or(3600)),
             retry: RetryPolicy::from_env(env)?,
-            consumer_key: parameter(
-                "CONSUMER_KEY_PARAM_NAME",
-                "auth-consumer-key",
-                "the connected app consumer key, JWT iss",
-            )?,
-            private_key: parameter(
-                "REST_PRIVATE_KEY_PARAM_NAME",
-                "auth-private-key",
-                "the OAuth JWT private key",
-            )?,
+            consumer_key,
+            private_key,
             subject,
             audience,
         })
