@@ -12,10 +12,12 @@
 //! * [`clock::ManualClock`]: a clock tests can move forward.
 
 pub mod clock;
+pub mod events;
 pub mod fixture;
 pub mod keys;
 pub mod logs;
 pub mod moto;
+pub mod runtime_api;
 pub mod salesforce;
 
 /// The workspace root (where `Cargo.toml`, `.venv` and `target/` are).

@@ -65,6 +65,7 @@ pub struct Recorded {
     pub headers: HeaderMap,
     pub body: Value,
     pub auth: AuthCheck,
+    /// The status answered; 0 when the connection was dropped without an answer.
     pub status: u16,
     /// The raw bearer credential sent (for tests that check it never leaks).
     pub bearer: Option<String>,
@@ -315,17 +316,22 @@ async fn handle(
     };
 
     if let Some(action) = take_fault(&shared, &method, &path) {
-        let response = match action {
-            FaultAction::Status(status) => Some(fault_response(status, None)),
-            FaultAction::StatusRetryAfter(status, secs) => Some(fault_response(status, Some(secs))),
+        let response = match &action {
+            FaultAction::Status(status) => Some(fault_response(*status, None)),
+            FaultAction::StatusRetryAfter(status, secs) => Some(fault_response(*status, Some(*secs))),
             FaultAction::Delay(delay) => {
-                tokio::time::sleep(delay).await;
+                tokio::time::sleep(*delay).await;
                 None
             }
             FaultAction::Drop => Some(dropped_connection()),
         };
         if let Some(response) = response {
-            record.status = response.status().as_u16();
+            // A dropped connection answered nothing: recorded as status 0.
+            record.status = if matches!(action, FaultAction::Drop) {
+                0
+            } else {
+                response.status().as_u16()
+            };
             lock(&shared.requests).push(record);
             return response;
         }

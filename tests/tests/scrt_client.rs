@@ -372,7 +372,7 @@ async fn a_dropped_connection_is_retried() {
         .unwrap();
 
     let statuses: Vec<u16> = fx.salesforce.requests().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [200, 200], "the dropped request, then the retry");
+    assert_eq!(statuses, [0, 200], "the dropped request, then the retry");
     assert_eq!(fx.salesforce.voice_calls().len(), 1);
 }
 

@@ -4,7 +4,7 @@
 //! The event is read as plain JSON rather than `aws_lambda_events::kinesis::KinesisEvent`, whose strict
 //! base64 field fails the whole event on one record without padding; the reference decodes leniently.
 
-use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+pub use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use serde_json::Value;
 
 use crate::encoding::decode_base64_lenient;

@@ -1,0 +1,224 @@
+//! The built function binaries behind a local Lambda Runtime API, as a user runs them: private key in
+//! SSM (moto), Salesforce on the fake, JSON logs and embedded metrics on standard output.
+//! `cargo xtask test` builds the binaries first (`cargo build --bins`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::time::{Duration, Instant};
+
+use scv_tests::{
+    events,
+    fixture::Fixture,
+    keys,
+    moto::{Moto, unique},
+    runtime_api::{FunctionProcess, Outcome, RuntimeApi, function_binary},
+    salesforce::{Fault, FaultAction},
+};
+use serde_json::{Value, json};
+
+struct Running {
+    _moto: Moto,
+    fx: Fixture,
+    api: RuntimeApi,
+    process: FunctionProcess,
+}
+
+/// Starts `package`'s binary with its key in SSM; `drop_var` leaves one variable out.
+async fn start(package: &str, drop_var: Option<&str>) -> Running {
+    let moto = Moto::start().await.unwrap();
+    let fx = Fixture::start().await.unwrap();
+    let parameter = unique("scrt-key");
+    moto.put_secure_parameter(
+        &parameter,
+        &keys::one_line_with_literal_newlines(&fx.scrt_key.pkcs1_pem()),
+    )
+    .await
+    .unwrap();
+    let mut env = moto.function_env();
+    env.extend(fx.scrt_env());
+    env.push(("PRIVATE_KEY_PARAM_NAME".into(), parameter));
+    env.push(("SALESFORCE_RETRY_BASE_MS".into(), "20".into()));
+    env.retain(|(k, _)| Some(k.as_str()) != drop_var);
+    let api = RuntimeApi::start(package).await.unwrap();
+    let process = FunctionProcess::spawn(&function_binary(package).unwrap(), &api, &env).unwrap();
+    Running {
+        _moto: moto,
+        fx,
+        api,
+        process,
+    }
+}
+
+/// Waits up to 5 s for a line of the function's output that satisfies `matches`.
+async fn wait_for_line(process: &FunctionProcess, matches: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        if let Some(line) = process
+            .stdout()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| matches(v))
+        {
+            return line;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no such line in:\n{}",
+            process.stdout().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn ctr_data_sync_binary_updates_voice_calls_and_reports_failures() {
+    let run = start("ctr-data-sync", None).await;
+
+    let outcome = run
+        .api
+        .invoke(
+            events::read("ctr-data-sync", "mixed-batch").unwrap(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Response(json!({"batchItemFailures": []})));
+    assert_eq!(run.fx.salesforce.voice_calls().len(), 3);
+
+    let broken = "6f1c2b9e-3a4d-4e5f-8a7b-1c2d3e4f5a61";
+    run.fx.salesforce.add_fault(Fault::always(
+        &format!("/voiceCalls/{broken}"),
+        FaultAction::Status(500),
+    ));
+    let event = events::read("ctr-data-sync", "happy-path").unwrap();
+    let sequence = event["Records"][0]["kinesis"]["sequenceNumber"].clone();
+    let outcome = run.api.invoke(event, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Response(json!({"batchItemFailures": [{"itemIdentifier": sequence}]}))
+    );
+
+    let line = wait_for_line(&run.process, |v| v["message"] == "VoiceCall update failed").await;
+    assert_eq!(
+        line["span"]["contact_id"], broken,
+        "the record's log line carries its contact id: {line}"
+    );
+    assert_eq!(line["level"], "ERROR");
+    let skipped = wait_for_line(&run.process, |v| v["reason"] == "no_sync").await;
+    assert_eq!(
+        skipped["span"]["contact_id"],
+        "ad506f3c-7e81-4293-8ebf-5a6b7c8d9ea5"
+    );
+    let metrics = wait_for_line(&run.process, |v| {
+        v.get("_aws").is_some() && v.get("RecordsFailed").is_some()
+    })
+    .await;
+    assert_eq!(
+        metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "ServiceCloudVoice"
+    );
+    assert_eq!(metrics["Function"], "ctr-data-sync");
+    assert_eq!(metrics["RecordsFailed"], 1);
+    assert!(metrics["SalesforceRetries"].as_u64().unwrap() >= 3, "{metrics}");
+    wait_for_line(&run.process, |v| {
+        v.get("_aws").is_some() && v["RecordsSucceeded"] == 4
+    })
+    .await;
+    wait_for_line(&run.process, |v| {
+        v.get("_aws").is_some() && v["reason"] == "no_sync" && v["RecordsSkipped"] == 1
+    })
+    .await;
+    if let Some(kib) = run.process.peak_rss_kib() {
+        eprintln!("ctr-data-sync peak RSS: {} MiB", kib / 1024);
+        assert!(kib < 128 * 1024, "fits a 128 MB function: {kib} KiB");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_variable_is_an_init_error_that_names_it() {
+    let mut run = start("ctr-data-sync", Some("SCRT_ENDPOINT_BASE")).await;
+    let error = run
+        .api
+        .init_error(Duration::from_secs(10))
+        .await
+        .expect("an init error is reported");
+    assert_eq!(error["errorType"], "Runtime.InitError");
+    assert_eq!(
+        error["errorMessage"],
+        "environment variable SCRT_ENDPOINT_BASE is required (the SCRT telephony API base URL) but is not set"
+    );
+    let status = run
+        .process
+        .wait_exit(Duration::from_secs(10))
+        .await
+        .expect("the process exits");
+    assert!(!status.success());
+}
+
+#[tokio::test]
+async fn a_missing_key_parameter_is_an_init_error_that_names_it() {
+    let mut run = start("handle-contact-events", Some("PRIVATE_KEY_PARAM_NAME")).await;
+    let error = run
+        .api
+        .init_error(Duration::from_secs(10))
+        .await
+        .expect("an init error is reported");
+    let message = error["errorMessage"].as_str().unwrap();
+    assert!(message.contains("PRIVATE_KEY_PARAM_NAME"), "{message}");
+    assert!(
+        !run.process
+            .wait_exit(Duration::from_secs(10))
+            .await
+            .unwrap()
+            .success()
+    );
+}
+
+#[tokio::test]
+async fn handle_contact_events_binary_clears_routing_and_fails_on_a_final_error() {
+    let run = start("handle-contact-events", None).await;
+
+    let outcome = run
+        .api
+        .invoke(
+            events::read("handle-contact-events", "abandoned-in-queue").unwrap(),
+            Duration::from_secs(10),
+        )
+        .await;
+    let summary = outcome.unwrap().response().unwrap();
+    assert_eq!(summary["action"], "clearRouting");
+    assert_eq!(
+        run.fx.salesforce.requests()[0].path,
+        "/telephony/v1/voiceCalls/5d6e7f80-91a2-4b3c-8d4e-5f6a7b8c9d0e/clearRouting"
+    );
+
+    let outcome = run
+        .api
+        .invoke(
+            events::read("handle-contact-events", "queued").unwrap(),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(outcome.unwrap().response().unwrap()["action"], "none");
+
+    run.fx
+        .salesforce
+        .add_fault(Fault::always("/reroute", FaultAction::Status(500)));
+    let outcome = run
+        .api
+        .invoke(
+            events::read("handle-contact-events", "routing-step-expired").unwrap(),
+            Duration::from_secs(10),
+        )
+        .await;
+    let Outcome::Error(error) = outcome.unwrap() else {
+        panic!("a final Salesforce failure fails the invocation")
+    };
+    assert_eq!(error["errorType"], "Salesforce.ServerError");
+    assert!(
+        error["errorMessage"].as_str().unwrap().contains("HTTP 500"),
+        "{error}"
+    );
+    let ended = wait_for_line(&run.process, |v| v["message"] == "invocation failed").await;
+    assert_eq!(ended["level"], "ERROR");
+}
