@@ -126,6 +126,37 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// An S3 client for this server (path-style addressing, as against any local endpoint).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.config).force_path_style(true).build())
+    }
+
+    /// Creates an S3 bucket.
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), HarnessError> {
+        self.s3()
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .map_err(|e| HarnessError::Setup(format!("create_bucket {bucket}: {e:?}")))?;
+        Ok(())
+    }
+
+    /// Puts an object into a bucket.
+    pub async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), HarnessError> {
+        self.s3()
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| HarnessError::Setup(format!("put_object {bucket}/{key}: {e:?}")))?;
+        Ok(())
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {

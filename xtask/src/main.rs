@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             eprintln!("{HELP}");
             Ok(())
@@ -43,6 +44,8 @@ const HELP: &str = "usage: cargo xtask <command>
 commands:
   test [ARGS…]  install tools into .venv, then fmt check, clippy -D warnings, build, and the whole test
                 suite (nextest); ARGS go to the test runner (e.g. a test name filter)
+  bench [ARGS…] build the release binaries and run the benchmarks (criterion); each prints a RESULT
+                line with our figure beside the physical limit and the reference functions' figure
   demo          play one synthetic call through the real function binaries and show what reached
                 Salesforce (moto, fake Salesforce and a Lambda Runtime API on 127.0.0.1)";
 
@@ -231,4 +234,18 @@ fn demo(_args: &[String]) -> Result {
         ],
         &[],
     )
+}
+
+fn bench(extra: &[String]) -> Result {
+    ensure_venv()?;
+    let cargo = cargo();
+    run(
+        &cargo,
+        &["build", "--release", "--workspace", "--bins", "--locked"],
+        &[],
+    )?;
+    let mut args = vec!["bench", "--locked", "--package", "scv-tests"];
+    args.push("--");
+    args.extend(extra.iter().map(String::as_str));
+    run(&cargo, &args, &[("SCV_BINARY_PROFILE", "release")])
 }
