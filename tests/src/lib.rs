@@ -11,6 +11,7 @@
 //! * [`keys::TestKey`]: throw-away RSA key pairs in every PEM shape administrators store;
 //! * [`clock::ManualClock`]: a clock tests can move forward.
 
+pub mod cfn_response;
 pub mod clock;
 pub mod events;
 pub mod fixture;

@@ -222,3 +222,94 @@ async fn handle_contact_events_binary_clears_routing_and_fails_on_a_final_error(
     let ended = wait_for_line(&run.process, |v| v["message"] == "invocation failed").await;
     assert_eq!(ended["level"], "ERROR");
 }
+
+#[tokio::test]
+async fn retention_period_binary_reports_and_emits_metrics() {
+    let moto = Moto::start().await.unwrap();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(moto.sdk_config());
+    let prefix = format!("/aws/lambda/{}-", unique("scvcc"));
+    for name in ["CTRDataSync", "HandleContactEvents"] {
+        logs.create_log_group()
+            .log_group_name(format!("{prefix}{name}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut env = moto.function_env();
+    env.push(("LOG_GROUP_PREFIXES".into(), prefix.clone()));
+    let api = RuntimeApi::start("retention-period").await.unwrap();
+    let process = FunctionProcess::spawn(&function_binary("retention-period").unwrap(), &api, &env).unwrap();
+
+    let outcome = api
+        .invoke(
+            events::read("retention-period", "scheduled").unwrap(),
+            Duration::from_secs(20),
+        )
+        .await;
+    let report = outcome.unwrap().response().unwrap();
+    assert_eq!(report["groupsSeen"], 2);
+    assert_eq!(report["groupsChanged"].as_array().unwrap().len(), 2);
+    assert_eq!(report["prefixes"], json!([prefix]));
+    let metrics = wait_for_line(&process, |v| {
+        v.get("_aws").is_some() && v.get("LogGroupsSeen").is_some()
+    })
+    .await;
+    assert_eq!(metrics["LogGroupsChanged"], 2);
+}
+
+#[tokio::test]
+async fn provider_creator_binary_always_answers_cloudformation() {
+    let moto = Moto::start().await.unwrap();
+    let bucket = unique("scv-saml");
+    moto.create_bucket(&bucket).await.unwrap();
+    let metadata =
+        std::fs::read(scv_tests::workspace_root().join("tests/data/salesforce-idp-metadata.xml")).unwrap();
+    moto.put_object(&bucket, "saml/salesforce-idp-metadata.xml", metadata)
+        .await
+        .unwrap();
+    let catcher = scv_tests::cfn_response::ResponseCatcher::start().await.unwrap();
+    let api = RuntimeApi::start("provider-creator").await.unwrap();
+    let _process = FunctionProcess::spawn(
+        &function_binary("provider-creator").unwrap(),
+        &api,
+        &moto.function_env(),
+    )
+    .unwrap();
+    let name = format!("SalesforceServiceVoiceIdp_{}", &unique("00D")[..20]);
+    let event = |case: &str| {
+        let mut event = events::read("provider-creator", case).unwrap();
+        event["ResponseURL"] = json!(catcher.url());
+        event["ResourceProperties"]["S3BucketForSaml"] = json!(bucket);
+        event["ResourceProperties"]["Name"] = json!(name);
+        event
+    };
+
+    let created = api
+        .invoke(event("create"), Duration::from_secs(20))
+        .await
+        .unwrap()
+        .response()
+        .unwrap();
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    let arn = format!("arn:aws:iam::123456789012:saml-provider/{name}");
+    assert_eq!(created["PhysicalResourceId"], arn);
+    let mut unknown = event("unknown-request-type");
+    unknown["PhysicalResourceId"] = json!(arn);
+    let failed = api
+        .invoke(unknown, Duration::from_secs(20))
+        .await
+        .unwrap()
+        .response()
+        .unwrap();
+    assert_eq!(failed["Status"], "FAILED");
+    assert_eq!(catcher.accepted(), [created, failed]);
+
+    let Outcome::Error(error) = api
+        .invoke(json!({"RequestType": "Create"}), Duration::from_secs(20))
+        .await
+        .unwrap()
+    else {
+        panic!("an event without ResponseURL cannot be answered: the invocation fails")
+    };
+    assert_eq!(error["errorType"], "InvalidEvent");
+}

@@ -17,6 +17,7 @@
 //! Secrets (private keys, JWTs, access tokens) are held in [`secrecy::SecretString`] or
 //! [`keys::RsaSigningKey`] and never reach logs, errors or `Debug` output.
 
+pub mod aws;
 pub mod budget;
 pub mod clock;
 pub mod config;

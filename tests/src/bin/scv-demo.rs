@@ -1,21 +1,25 @@
-//! `cargo xtask demo`: one synthetic call through the real function binaries.
+//! `cargo xtask demo`: one synthetic call, and the account housekeeping, through the real function binaries.
 //!
 //! Starts moto (SSM holds the contact center's private key), a fake Salesforce that verifies every JWT, and a
 //! Lambda Runtime API per function; then plays a call's life: the finished call's contact record through
-//! `ctr-data-sync` and an abandoned call's disconnect event through `handle-contact-events`. Prints what
-//! reached Salesforce and stops everything it started.
+//! `ctr-data-sync` and an abandoned call's disconnect event through `handle-contact-events`; then the
+//! IAM SAML provider for single sign-on through `provider-creator` and the log clean-up through
+//! `retention-period`. Prints what reached Salesforce and AWS and stops everything it started.
 
 #![allow(clippy::print_stdout)] // a command-line program: printing is its job
 
 use std::{process::ExitCode, time::Duration};
 
 use scv_tests::{
-    HarnessError, events,
+    HarnessError,
+    cfn_response::ResponseCatcher,
+    events,
     fixture::Fixture,
     keys,
     moto::{Moto, unique},
     runtime_api::{FunctionProcess, Outcome, RuntimeApi, function_binary},
     salesforce::{AuthCheck, Recorded},
+    workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -100,15 +104,99 @@ async fn run() -> Result<(), HarnessError> {
     )?;
     show("the routing clean-up that reached Salesforce", &clear);
 
+    let (provider_process, retention_process) = account_housekeeping(&moto).await?;
+
     for (name, process) in [
         ("ctr-data-sync", &ctr_process),
         ("handle-contact-events", &events_process),
+        ("provider-creator", &provider_process),
+        ("retention-period", &retention_process),
     ] {
         if let Some(kib) = process.peak_rss_kib() {
             println!("   {name}: peak memory {:.1} MiB", kib as f64 / 1024.0);
         }
     }
     Ok(())
+}
+
+/// The account-level functions: the SAML provider for single sign-on, and the log clean-up.
+async fn account_housekeeping(moto: &Moto) -> Result<(FunctionProcess, FunctionProcess), HarnessError> {
+    println!("\n== single sign-on: CloudFormation asks for the IAM SAML provider of the Salesforce org");
+    let bucket = unique("scvdemo-saml");
+    moto.create_bucket(&bucket).await?;
+    let metadata = std::fs::read(workspace_root().join("tests/data/salesforce-idp-metadata.xml"))?;
+    moto.put_object(&bucket, "saml/salesforce-idp-metadata.xml", metadata)
+        .await?;
+    let catcher = ResponseCatcher::start().await?;
+    let api = RuntimeApi::start("provider-creator").await?;
+    let process = FunctionProcess::spawn(&function_binary("provider-creator")?, &api, &moto.function_env())?;
+    let mut event = events::read("provider-creator", "create")?;
+    event["ResponseURL"] = json!(catcher.url());
+    event["ResourceProperties"]["S3BucketForSaml"] = json!(bucket);
+    let outcome = api.invoke(event, Duration::from_secs(30)).await?;
+    let answer = outcome.response()?;
+    println!("   CloudFormation received: {}", answer);
+    let arn = answer["PhysicalResourceId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let provider = aws_sdk_iam::Client::new(moto.sdk_config())
+        .get_saml_provider()
+        .saml_provider_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| HarnessError::Setup(format!("the provider is not in IAM: {e:?}")))?;
+    println!(
+        "   IAM now holds {arn} with the org's metadata ({} bytes)",
+        provider.saml_metadata_document.map(|d| d.len()).unwrap_or(0)
+    );
+    if answer["Status"] != "SUCCESS" {
+        return Err(HarnessError::Setup("the SAML provider was not created".into()));
+    }
+
+    println!("\n== nightly clean-up: log groups of the stack get a 120-day retention policy");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(moto.sdk_config());
+    let prefix = format!("/aws/lambda/{}-", unique("scvdemo"));
+    for (name, days) in [
+        ("CTRDataSync", None),
+        ("HandleContactEvents", Some(365)),
+        ("ProviderCreator", Some(30)),
+    ] {
+        let group = format!("{prefix}{name}");
+        logs.create_log_group()
+            .log_group_name(&group)
+            .send()
+            .await
+            .map_err(|e| HarnessError::Setup(format!("{e:?}")))?;
+        if let Some(days) = days {
+            logs.put_retention_policy()
+                .log_group_name(&group)
+                .retention_in_days(days)
+                .send()
+                .await
+                .map_err(|e| HarnessError::Setup(format!("{e:?}")))?;
+        }
+    }
+    let mut env = moto.function_env();
+    env.push(("LOG_GROUP_PREFIXES".into(), prefix));
+    let api = RuntimeApi::start("retention-period").await?;
+    let retention = FunctionProcess::spawn(&function_binary("retention-period")?, &api, &env)?;
+    let report = api
+        .invoke(
+            events::read("retention-period", "scheduled")?,
+            Duration::from_secs(30),
+        )
+        .await?
+        .response()?;
+    for line in serde_json::to_string_pretty(&report).unwrap_or_default().lines() {
+        println!("     {line}");
+    }
+    if report["groupsChanged"].as_array().map(Vec::len) != Some(2) {
+        return Err(HarnessError::Setup(
+            "expected two log groups to get the 120-day policy".into(),
+        ));
+    }
+    Ok((process, retention))
 }
 
 fn describe(outcome: &Outcome) -> String {
