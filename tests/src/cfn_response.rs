@@ -1,9 +1,6 @@
 //! A stand-in for CloudFormation's presigned `ResponseURL`: records every PUT, can fail the first ones.
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex, PoisonError},
-};
+use std::sync::{Arc, Mutex};
 
 use axum::{
     Router,
@@ -13,9 +10,11 @@ use axum::{
     routing::put,
 };
 use serde_json::Value;
-use tokio::{net::TcpListener, task::JoinHandle};
 
-use crate::HarnessError;
+use crate::{
+    HarnessError,
+    server::{Served, lock},
+};
 
 /// One answer CloudFormation would have received.
 #[derive(Debug, Clone)]
@@ -35,42 +34,35 @@ struct Shared {
 
 /// A running stand-in; stops when dropped.
 pub struct ResponseCatcher {
-    addr: SocketAddr,
+    served: Served,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for ResponseCatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseCatcher")
-            .field("addr", &self.addr)
+            .field("addr", &self.served.addr)
             .finish_non_exhaustive()
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl ResponseCatcher {
     pub async fn start() -> Result<Self, HarnessError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         let app = Router::new()
             .route("/{*path}", put(catch))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            served: Served::start(|_| app).await?,
+            shared,
+        })
     }
 
     /// A presigned-looking URL on this stand-in.
     pub fn url(&self) -> String {
         format!(
             "http://{}/arn%3Aaws%3Acloudformation%3Aus-east-1%3A123456789012%3Astack/scv/1%7CIdentityProvider%7Cr1?X-Amz-Signature=abc",
-            self.addr
+            self.served.addr
         )
     }
 
@@ -91,12 +83,6 @@ impl ResponseCatcher {
             .filter(|c| c.status == 200)
             .map(|c| c.body)
             .collect()
-    }
-}
-
-impl Drop for ResponseCatcher {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -20,6 +20,7 @@ pub mod logs;
 pub mod moto;
 pub mod runtime_api;
 pub mod salesforce;
+pub mod server;
 
 /// The workspace root (where `Cargo.toml`, `.venv` and `target/` are).
 pub fn workspace_root() -> std::path::PathBuf {

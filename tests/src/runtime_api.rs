@@ -7,10 +7,9 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    net::SocketAddr,
     path::{Path, PathBuf},
     process::{ExitStatus, Stdio},
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -25,13 +24,15 @@ use axum::{
 use serde_json::Value;
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
-    net::TcpListener,
     process::{Child, Command},
     sync::{Notify, oneshot},
-    task::JoinHandle,
 };
 
-use crate::{HarnessError, workspace_root};
+use crate::{
+    HarnessError,
+    server::{Served, lock},
+    workspace_root,
+};
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,21 +69,16 @@ struct Shared {
     function_arn: String,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// A running Runtime API; stops when dropped.
 pub struct RuntimeApi {
-    addr: SocketAddr,
+    served: Served,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for RuntimeApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuntimeApi")
-            .field("addr", &self.addr)
+            .field("addr", &self.served.addr)
             .finish_non_exhaustive()
     }
 }
@@ -90,8 +86,6 @@ impl std::fmt::Debug for RuntimeApi {
 impl RuntimeApi {
     /// Serves the Runtime API for a function called `function_name`.
     pub async fn start(function_name: &str) -> Result<Self, HarnessError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             function_arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{function_name}"),
             ..Shared::default()
@@ -102,15 +96,15 @@ impl RuntimeApi {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { addr, shared, task })
+        Ok(Self {
+            served: Served::start(|_| app).await?,
+            shared,
+        })
     }
 
     /// `host:port`, the value of `AWS_LAMBDA_RUNTIME_API`.
     pub fn address(&self) -> String {
-        self.addr.to_string()
+        self.served.addr.to_string()
     }
 
     /// The ARN the function sees as `invoked_function_arn`.
@@ -152,12 +146,6 @@ impl RuntimeApi {
         }
         let _ = tokio::time::timeout(within, notified).await;
         lock(&self.shared.init_error).clone()
-    }
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -7,8 +7,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    net::SocketAddr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -22,9 +21,11 @@ use axum::{
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use scv_core::{Clock, SystemClock};
 use serde_json::{Value, json};
-use tokio::{net::TcpListener, task::JoinHandle};
 
-use crate::HarnessError;
+use crate::{
+    HarnessError,
+    server::{Served, lock},
+};
 
 /// The SCRT identity the fake expects.
 pub struct ScrtIdentity {
@@ -131,15 +132,14 @@ struct Shared {
 
 /// A running fake Salesforce; stops when dropped.
 pub struct FakeSalesforce {
-    addr: SocketAddr,
+    served: Served,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for FakeSalesforce {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FakeSalesforce")
-            .field("addr", &self.addr)
+            .field("addr", &self.served.addr)
             .finish_non_exhaustive()
     }
 }
@@ -172,29 +172,26 @@ impl FakeSalesforceBuilder {
 
     /// Starts serving on a free 127.0.0.1 port.
     pub async fn start(self) -> Result<FakeSalesforce, HarnessError> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            scrt: self.scrt,
-            rest: self.rest,
-            clock: self.clock,
-            base_url: format!("http://{addr}"),
-            requests: Mutex::default(),
-            faults: Mutex::default(),
-            latency: Mutex::default(),
-            tokens: Mutex::default(),
-            voice_calls: Mutex::default(),
-        });
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(FakeSalesforce { addr, shared, task })
+        let mut shared = None;
+        let served = Served::start(|addr| {
+            let state = Arc::new(Shared {
+                scrt: self.scrt,
+                rest: self.rest,
+                clock: self.clock,
+                base_url: format!("http://{addr}"),
+                requests: Mutex::default(),
+                faults: Mutex::default(),
+                latency: Mutex::default(),
+                tokens: Mutex::default(),
+                voice_calls: Mutex::default(),
+            });
+            shared = Some(state.clone());
+            Router::new().fallback(handle).with_state(state)
+        })
+        .await?;
+        let shared = shared.ok_or_else(|| HarnessError::Setup("the fake Salesforce did not start".into()))?;
+        Ok(FakeSalesforce { served, shared })
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl FakeSalesforce {
@@ -271,12 +268,6 @@ impl FakeSalesforce {
     /// The latest fields written to each VoiceCall by update calls, by contact id.
     pub fn voice_calls(&self) -> HashMap<String, Value> {
         lock(&self.shared.voice_calls).clone()
-    }
-}
-
-impl Drop for FakeSalesforce {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

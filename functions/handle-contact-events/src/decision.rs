@@ -1,5 +1,6 @@
 //! Which Salesforce call a contact event asks for (`anchor-spec.md` §3.3), as pure functions.
 
+use scv_core::text::truthy;
 use serde_json::Value;
 
 const DETAIL_TYPE: &str = "Amazon Connect Contact Event";
@@ -55,16 +56,6 @@ pub fn is_routing_step_expired(event: &Value) -> bool {
     step.pointer("/expression/attributeCondition/matchCriteria/agentsCriteria")
         .is_some_and(truthy)
         && step.get("status").and_then(Value::as_str) == Some("EXPIRED")
-}
-
-fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_sdk_iam::error::DisplayErrorContext;
 use lambda_runtime::LambdaEvent;
-use scv_core::{Budget, RetryPolicy};
+use scv_core::{Budget, RetryPolicy, text::truncate};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -356,13 +356,6 @@ fn valid_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
 }
 
 /// PUTs the answer to the presigned ResponseURL (empty content type, as S3 presigning expects), retrying

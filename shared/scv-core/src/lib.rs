@@ -29,6 +29,7 @@ pub mod lambda;
 pub mod salesforce;
 pub mod secrets;
 pub mod telemetry;
+pub mod text;
 
 pub use budget::Budget;
 pub use clock::{Clock, SystemClock};

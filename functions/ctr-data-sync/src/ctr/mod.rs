@@ -1,6 +1,7 @@
 //! Contact trace record → VoiceCall update: the filter (`anchor-spec.md` §2.3) and the mapping (§2.4), as
 //! pure functions over the CTR's JSON.
 
+use scv_core::text::truthy;
 use serde_json::{Map, Value};
 
 /// Why a contact record is not synced. Retrying cannot change the answer, so skipped records are never
@@ -236,17 +237,6 @@ fn string_field<'a>(ctr: &'a Value, field: &'static str) -> Result<Option<&'a st
             field,
             problem: "must be a string",
         }),
-    }
-}
-
-/// JavaScript truthiness, as the reference tests values.
-pub fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0 && !f.is_nan()),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
     }
 }
 

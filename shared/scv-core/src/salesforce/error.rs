@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use crate::text::truncate;
+
 /// A Salesforce call that finally failed. Carries the HTTP status and Salesforce's error code where there
 /// was an answer; never a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,13 +126,6 @@ pub(crate) fn error_details(body: &serde_json::Value) -> (Option<String>, Option
         }
         Value::String(s) if !s.is_empty() => (None, Some(truncate(s, 300))),
         _ => (None, None),
-    }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
     }
 }
 
