@@ -16,6 +16,7 @@ pub mod clock;
 pub mod events;
 pub mod fixture;
 pub mod keys;
+pub mod kvs;
 pub mod logs;
 pub mod moto;
 pub mod runtime_api;
