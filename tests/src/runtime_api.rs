@@ -115,12 +115,24 @@ impl RuntimeApi {
     /// Sends `payload` to the function with `timeout` as the invocation's deadline, and waits for the
     /// answer (a little longer than the deadline, then gives up).
     pub async fn invoke(&self, payload: Value, timeout: Duration) -> Result<Outcome, HarnessError> {
-        let request_id = uuid::Uuid::new_v4().to_string();
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or_default();
         let deadline_ms = u64::try_from(now_ms + timeout.as_millis()).unwrap_or(u64::MAX);
+        self.invoke_with_deadline_header(payload, deadline_ms, timeout)
+            .await
+    }
+
+    /// Like [`invoke`](Self::invoke), with this exact `Lambda-Runtime-Deadline-Ms` value (some emulators
+    /// send the timeout instead of a point in time).
+    pub async fn invoke_with_deadline_header(
+        &self,
+        payload: Value,
+        deadline_ms: u64,
+        wait: Duration,
+    ) -> Result<Outcome, HarnessError> {
+        let request_id = uuid::Uuid::new_v4().to_string();
         let (sender, receiver) = oneshot::channel();
         lock(&self.shared.waiting).insert(request_id.clone(), sender);
         lock(&self.shared.queue).push_back(Pending {
@@ -129,11 +141,11 @@ impl RuntimeApi {
             deadline_ms,
         });
         self.shared.ready.notify_one();
-        match tokio::time::timeout(timeout + Duration::from_secs(5), receiver).await {
+        match tokio::time::timeout(wait + Duration::from_secs(5), receiver).await {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(_)) => Err(HarnessError::Setup("the Runtime API stopped".into())),
             Err(_) => Err(HarnessError::Setup(format!(
-                "no answer from the function within {timeout:?} + 5 s"
+                "no answer from the function within {wait:?} + 5 s"
             ))),
         }
     }

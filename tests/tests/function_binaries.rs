@@ -134,6 +134,20 @@ async fn ctr_data_sync_binary_updates_voice_calls_and_reports_failures() {
     }
 }
 
+/// `cargo lambda watch` sends the function's timeout (`600000`) as `Lambda-Runtime-Deadline-Ms`.
+#[tokio::test]
+async fn binaries_work_under_emulators_that_send_the_timeout_as_deadline() {
+    let run = start("handle-contact-events", None).await;
+    let event = events::read("handle-contact-events", "abandoned-in-queue").unwrap();
+    let outcome = run
+        .api
+        .invoke_with_deadline_header(event, 600_000, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(outcome.response().unwrap()["action"], "clearRouting");
+    assert_eq!(run.fx.salesforce.requests()[0].status, 200);
+}
+
 #[tokio::test]
 async fn a_missing_variable_is_an_init_error_that_names_it() {
     let mut run = start("ctr-data-sync", Some("SCRT_ENDPOINT_BASE")).await;

@@ -24,7 +24,17 @@ impl Budget {
     /// Ends at a deadline given in milliseconds since the Unix epoch, as the Lambda Runtime API gives it
     /// (`Lambda-Runtime-Deadline-Ms`, `lambda_runtime::Context::deadline`), less `margin` kept for the
     /// function to report its result.
+    ///
+    /// Some emulators send the function's timeout instead of a point in time (`cargo lambda watch` sends
+    /// `600000`): a value before 2001 is taken as milliseconds from now, and 0 as no deadline at all.
     pub fn from_epoch_ms(deadline_ms: u64, margin: Duration) -> Self {
+        const YEAR_2001_MS: u64 = 978_307_200_000;
+        if deadline_ms == 0 {
+            return Self::unbounded();
+        }
+        if deadline_ms < YEAR_2001_MS {
+            return Self::within(Duration::from_millis(deadline_ms).saturating_sub(margin));
+        }
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO)
@@ -85,8 +95,19 @@ mod tests {
     }
 
     #[test]
+    fn emulators_that_send_a_timeout_instead_of_a_deadline_are_understood() {
+        let budget = Budget::from_epoch_ms(600_000, Duration::from_secs(1));
+        let left = budget.remaining().unwrap();
+        assert!(
+            left <= Duration::from_secs(599) && left > Duration::from_secs(598),
+            "{left:?}"
+        );
+        assert_eq!(Budget::from_epoch_ms(0, Duration::ZERO), Budget::unbounded());
+    }
+
+    #[test]
     fn a_deadline_in_the_past_is_expired() {
-        let budget = Budget::from_epoch_ms(1_000, Duration::ZERO);
+        let budget = Budget::from_epoch_ms(1_700_000_000_000, Duration::ZERO);
         assert!(budget.is_expired());
         assert!(!budget.allows(Duration::from_millis(1)));
     }
