@@ -129,7 +129,11 @@ impl Moto {
 impl Moto {
     /// An S3 client for this server (path-style addressing, as against any local endpoint).
     pub fn s3(&self) -> aws_sdk_s3::Client {
-        aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&self.config).force_path_style(true).build())
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.config)
+                .force_path_style(true)
+                .build(),
+        )
     }
 
     /// Creates an S3 bucket.

@@ -259,7 +259,19 @@ async fn the_moto_launcher_seeds_s3_too() {
     let moto = Moto::start().await.unwrap();
     let bucket = unique("scv-bucket");
     moto.create_bucket(&bucket).await.unwrap();
-    moto.put_object(&bucket, "saml/metadata.xml", b"<EntityDescriptor/>".to_vec()).await.unwrap();
-    let object = moto.s3().get_object().bucket(&bucket).key("saml/metadata.xml").send().await.unwrap();
-    assert_eq!(object.body.collect().await.unwrap().into_bytes().as_ref(), b"<EntityDescriptor/>");
+    moto.put_object(&bucket, "saml/metadata.xml", b"<EntityDescriptor/>".to_vec())
+        .await
+        .unwrap();
+    let object = moto
+        .s3()
+        .get_object()
+        .bucket(&bucket)
+        .key("saml/metadata.xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        object.body.collect().await.unwrap().into_bytes().as_ref(),
+        b"<EntityDescriptor/>"
+    );
 }
