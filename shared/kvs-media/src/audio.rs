@@ -189,6 +189,22 @@ impl AudioCollector {
         }
     }
 
+    /// Starts over for another stream, keeping the tracks' buffers (and their capacity).
+    pub fn reset(&mut self) {
+        for track in &mut self.tracks {
+            track.pcm.clear();
+            track.first_timestamp_ms = None;
+            track.fragments = 0;
+            track.mark = 0;
+            track.mark_first_timestamp = None;
+            track.in_fragment = false;
+        }
+        self.routes.clear();
+        self.stopped = None;
+        self.fragments_kept = 0;
+        self.fragments_dropped = 0;
+    }
+
     /// The collected tracks, in order of first appearance.
     pub fn tracks(&self) -> &[TrackAudio] {
         &self.tracks
@@ -337,6 +353,76 @@ impl AudioCollector {
     fn stop(&mut self, reason: StopReason) -> Flow {
         self.stopped = Some(reason.clone());
         Flow::Stop(reason)
+    }
+}
+
+/// Cuts each Connect track's audio into chunks of a fixed size as frames arrive, for a streaming consumer
+/// (Transcribe audio events, a socket): the two directions kept apart (AD-22), routed by track name, frame
+/// boundaries ignored. Its two buffers are allocated once; nothing is allocated per frame, and the data
+/// stays in cache between the reader and the consumer.
+#[derive(Debug, Clone)]
+pub struct AudioChunker {
+    chunk_bytes: usize,
+    routes: Vec<(u64, Option<Direction>)>,
+    from_customer: Vec<u8>,
+    to_customer: Vec<u8>,
+}
+
+impl AudioChunker {
+    /// Chunks of `chunk_bytes` (at least 2) per direction.
+    pub fn new(chunk_bytes: usize) -> Self {
+        let chunk_bytes = chunk_bytes.max(2);
+        Self {
+            chunk_bytes,
+            routes: Vec::with_capacity(4),
+            from_customer: Vec::with_capacity(chunk_bytes),
+            to_customer: Vec::with_capacity(chunk_bytes),
+        }
+    }
+
+    /// Feeds one event; every chunk it completes goes to `sink`.
+    pub fn push(&mut self, event: &Event<'_>, mut sink: impl FnMut(Direction, &[u8])) {
+        match event {
+            Event::Tracks(tracks) => {
+                self.routes.clear();
+                self.routes
+                    .extend(tracks.iter().map(|t| (t.number, Direction::of_track(&t.name))));
+            }
+            Event::Frame(frame) => {
+                let Some(&(_, Some(direction))) = self.routes.iter().find(|(n, _)| *n == frame.track_number)
+                else {
+                    return;
+                };
+                let buffer = match direction {
+                    Direction::FromCustomer => &mut self.from_customer,
+                    Direction::ToCustomer => &mut self.to_customer,
+                };
+                let mut data = frame.data;
+                while !data.is_empty() {
+                    let take = (self.chunk_bytes - buffer.len()).min(data.len());
+                    buffer.extend_from_slice(&data[..take]);
+                    data = &data[take..];
+                    if buffer.len() == self.chunk_bytes {
+                        sink(direction, buffer);
+                        buffer.clear();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Hands over what is left (shorter than a chunk) at the end of the stream.
+    pub fn flush(&mut self, mut sink: impl FnMut(Direction, &[u8])) {
+        for (direction, buffer) in [
+            (Direction::FromCustomer, &mut self.from_customer),
+            (Direction::ToCustomer, &mut self.to_customer),
+        ] {
+            if !buffer.is_empty() {
+                sink(direction, buffer);
+                buffer.clear();
+            }
+        }
     }
 }
 

@@ -37,7 +37,9 @@ pub mod reader;
 pub mod tags;
 pub mod writer;
 
-pub use audio::{AudioCollector, CollectOptions, Direction, Flow, Selection, StopReason, TrackAudio};
+pub use audio::{
+    AudioChunker, AudioCollector, CollectOptions, Direction, Flow, Selection, StopReason, TrackAudio,
+};
 pub use reader::{Error, Event, Frame, Limits, Reader, Track};
 pub use tags::{FragmentInfo, Tag};
 pub use writer::{ConnectStreamWriter, FragmentSpec, StreamOptions};

@@ -674,3 +674,43 @@ fn selection_by_names_collects_only_those() {
     assert_eq!(run.collector.tracks().len(), 1);
     assert!(pcm(&run, AUDIO_TO_CUSTOMER) == to);
 }
+
+#[test]
+fn the_chunker_streams_each_direction_in_fixed_chunks() {
+    let from = tone(440.0, 8000.0, 8000 * 2 + 77);
+    let to = tone(880.0, 8000.0, 8000 + 5);
+    let writer = ConnectStreamWriter::new(StreamOptions {
+        tracks: vec![
+            TrackSpec {
+                number: 2,
+                name: AUDIO_FROM_CUSTOMER.into(),
+            },
+            TrackSpec {
+                number: 1,
+                name: AUDIO_TO_CUSTOMER.into(),
+            },
+        ],
+        ..StreamOptions::default()
+    });
+    let stream = call(&writer, &from, &to);
+    for chunk_bytes in [2, 1000, 4096, 100_000] {
+        let mut chunker = kvs_media::AudioChunker::new(chunk_bytes);
+        let mut got: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
+        let mut sink = |direction: kvs_media::Direction, chunk: &[u8]| {
+            got[direction as usize].push(chunk.to_vec());
+        };
+        let mut reader = Reader::new();
+        for piece in stream.chunks(777) {
+            let mut rest = piece;
+            while let Some(event) = reader.next(&mut rest).unwrap() {
+                chunker.push(&event, &mut sink);
+            }
+        }
+        chunker.flush(&mut sink);
+        for (chunks, expected) in got.iter().zip([&from, &to]) {
+            assert!(chunks.concat() == *expected, "{chunk_bytes}");
+            let (last, full) = chunks.split_last().unwrap();
+            assert!(full.iter().all(|c| c.len() == chunk_bytes) && last.len() <= chunk_bytes);
+        }
+    }
+}

@@ -49,11 +49,29 @@ fn ffmpeg_samples(wav: &Path) -> Vec<i16> {
     let output = Command::new(require_tool("ffmpeg"))
         .args(["-v", "error", "-i"])
         .arg(wav)
-        .args(["-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-ar", "8000", "-"])
+        .args([
+            "-f",
+            "s16le",
+            "-acodec",
+            "pcm_s16le",
+            "-ac",
+            "1",
+            "-ar",
+            "8000",
+            "-",
+        ])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    output.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
 }
 
 /// The frequency with most energy among `candidates` (Goertzel over one second).
@@ -68,7 +86,11 @@ fn dominant(samples: &[i16], candidates: &[f64]) -> f64 {
         }
         s1 * s1 + s2 * s2 - k * s1 * s2
     };
-    candidates.iter().copied().max_by(|a, b| power(*a).total_cmp(&power(*b))).unwrap()
+    candidates
+        .iter()
+        .copied()
+        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
+        .unwrap()
 }
 
 #[test]
@@ -89,35 +111,68 @@ fn a_five_minute_call_plays_back_sample_exact_through_ffmpeg() {
     std::fs::write(&mkv, &stream).unwrap();
     let out = dir.path().join("wav");
     let output = kvs_extract().arg(&mkv).arg("--out").arg(&out).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
 
     assert_eq!(summary["fragments"].as_array().unwrap().len(), SECONDS);
     assert_eq!(summary["fragments"][0]["number"], fragment_number(0).as_str());
     assert_eq!(summary["fragments"][299]["number"], fragment_number(299).as_str());
     assert_eq!(summary["fragments"][0]["contact_id"], "contact-5min");
-    assert_eq!(summary["fragments"][1]["cluster_timestamp_ms"], 1_726_677_689_724i64);
+    assert_eq!(
+        summary["fragments"][1]["cluster_timestamp_ms"],
+        1_726_677_689_724i64
+    );
     assert_eq!(summary["duration_seconds"], 300.0);
     assert_eq!(summary["error"], Value::Null);
-    let tracks: Vec<&str> = summary["tracks"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let tracks: Vec<&str> = summary["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(tracks, [AUDIO_FROM_CUSTOMER, AUDIO_TO_CUSTOMER]);
 
-    for (name, expected, tone) in [(AUDIO_FROM_CUSTOMER, &from, 440.0), (AUDIO_TO_CUSTOMER, &to, 1000.0)] {
-        let audio = summary["audio"].as_array().unwrap().iter().find(|a| a["track"] == name).unwrap();
+    for (name, expected, tone) in [
+        (AUDIO_FROM_CUSTOMER, &from, 440.0),
+        (AUDIO_TO_CUSTOMER, &to, 1000.0),
+    ] {
+        let audio = summary["audio"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["track"] == name)
+            .unwrap();
         assert_eq!(audio["samples"], (SECONDS * RATE) as u64);
         assert_eq!(audio["first_timestamp_ms"], 1_726_677_688_724i64);
         let wav = out.join(format!("{name}.wav"));
         assert_eq!(audio["file"], wav.display().to_string());
 
         let probe = Command::new(require_tool("ffprobe"))
-            .args(["-v", "error", "-show_entries", "stream=codec_name,sample_rate,channels,duration", "-of", "json"])
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name,sample_rate,channels,duration",
+                "-of",
+                "json",
+            ])
             .arg(&wav)
             .output()
             .unwrap();
         let probe: Value = serde_json::from_slice(&probe.stdout).unwrap();
         let stream = &probe["streams"][0];
-        assert_eq!((stream["codec_name"].as_str(), stream["sample_rate"].as_str()), (Some("pcm_s16le"), Some("8000")));
-        assert_eq!((stream["channels"].as_u64(), stream["duration"].as_str()), (Some(1), Some("300.000000")));
+        assert_eq!(
+            (stream["codec_name"].as_str(), stream["sample_rate"].as_str()),
+            (Some("pcm_s16le"), Some("8000"))
+        );
+        assert_eq!(
+            (stream["channels"].as_u64(), stream["duration"].as_str()),
+            (Some(1), Some("300.000000"))
+        );
 
         let played = ffmpeg_samples(&wav);
         assert_eq!(played.len(), expected.len(), "{name}");
@@ -134,7 +189,9 @@ fn a_five_minute_call_plays_back_sample_exact_through_ffmpeg() {
 
 #[test]
 fn standard_input_fragment_ranges_and_help() {
-    let from: Vec<u8> = (0..RATE * 6).flat_map(|i| ((i / RATE) as i16).to_le_bytes()).collect();
+    let from: Vec<u8> = (0..RATE * 6)
+        .flat_map(|i| ((i / RATE) as i16).to_le_bytes())
+        .collect();
     let stream = ConnectStreamWriter::default().write_call(&SyntheticCall {
         contact_id: "c",
         instance_id: "i",
@@ -148,7 +205,12 @@ fn standard_input_fragment_ranges_and_help() {
     let mut child = kvs_extract()
         .args(["-", "--out"])
         .arg(dir.path())
-        .args(["--first-fragment", &fragment_number(2), "--last-fragment", &fragment_number(3)])
+        .args([
+            "--first-fragment",
+            &fragment_number(2),
+            "--last-fragment",
+            &fragment_number(3),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -159,16 +221,30 @@ fn standard_input_fragment_ranges_and_help() {
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["stopped"], "past_last_fragment");
     let wav = hound::WavReader::open(dir.path().join("AUDIO_TO_CUSTOMER.wav")).unwrap();
-    let seconds: Vec<i16> = wav.into_samples::<i16>().map(Result::unwrap).step_by(RATE).collect();
+    let seconds: Vec<i16> = wav
+        .into_samples::<i16>()
+        .map(Result::unwrap)
+        .step_by(RATE)
+        .collect();
     assert_eq!(seconds, [2, 3]);
 
     let help = kvs_extract().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(help.status.success());
-    for option in ["--out", "--first-fragment", "--last-fragment", "--contact-id", "standard input", "<TrackName>.wav"] {
+    for option in [
+        "--out",
+        "--first-fragment",
+        "--last-fragment",
+        "--contact-id",
+        "standard input",
+        "<TrackName>.wav",
+    ] {
         assert!(text.contains(option), "--help lacks {option}: {text}");
     }
-    let bad = kvs_extract().args(["x.mkv", "--last-fragment", "12a"]).output().unwrap();
+    let bad = kvs_extract()
+        .args(["x.mkv", "--last-fragment", "12a"])
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
 
@@ -184,13 +260,24 @@ fn a_corrupt_stream_exits_1_with_the_offset_and_keeps_the_audio_before_it() {
         audio: &[&from, &from],
         stop_at_end: false,
     });
-    let second = stream.windows(4).enumerate().filter(|(_, w)| *w == [0x1A, 0x45, 0xDF, 0xA3]).nth(1).unwrap().0;
+    let second = stream
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == [0x1A, 0x45, 0xDF, 0xA3])
+        .nth(1)
+        .unwrap()
+        .0;
     stream.truncate(second);
     stream.extend_from_slice(&[0x00; 16]);
     let dir = tempfile::tempdir().unwrap();
     let mkv = dir.path().join("bad.mkv");
     std::fs::write(&mkv, &stream).unwrap();
-    let output = kvs_extract().arg(&mkv).arg("--out").arg(dir.path()).output().unwrap();
+    let output = kvs_extract()
+        .arg(&mkv)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(summary["error"]["offset"], second as u64);
