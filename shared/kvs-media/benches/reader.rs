@@ -62,10 +62,8 @@ fn stream_file(frame_bytes: usize) -> PathBuf {
         contact_id: "bench-contact",
         instance_id: "bench-instance",
         start_ms: 1_726_677_688_724,
-        fragment_ms: 1000,
-        first_index: 0,
         audio: &[&from, &to],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     });
     let partial = path.with_extension("partial");
     std::fs::write(&partial, &stream).unwrap();

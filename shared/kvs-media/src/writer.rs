@@ -359,12 +359,13 @@ fn write_signed_vint(out: &mut Vec<u8>, value: i64) {
 }
 
 /// A whole call: PCM per track cut into fragments of `fragment_ms`, numbered from `first_index`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SyntheticCall<'a> {
     pub contact_id: &'a str,
     pub instance_id: &'a str,
     /// Epoch milliseconds of the first sample.
     pub start_ms: i64,
+    /// Fragment length; 0 means 1000 ms (Connect's fragments are about a second).
     pub fragment_ms: usize,
     pub first_index: u64,
     /// PCM (s16le, 8 kHz) per track, in the order of the writer's tracks.
@@ -376,7 +377,12 @@ pub struct SyntheticCall<'a> {
 impl ConnectStreamWriter {
     /// Writes a whole call; returns the stream.
     pub fn write_call(&self, call: &SyntheticCall<'_>) -> Vec<u8> {
-        let fragment_bytes = call.fragment_ms.max(1) * BYTES_PER_MS;
+        let fragment_ms = if call.fragment_ms == 0 {
+            1000
+        } else {
+            call.fragment_ms
+        };
+        let fragment_bytes = fragment_ms * BYTES_PER_MS;
         let longest = call.audio.iter().map(|a| a.len()).max().unwrap_or(0);
         let count = longest.div_ceil(fragment_bytes).max(1);
         let mut out = Vec::with_capacity(longest * call.audio.len() + count * 1024);
@@ -391,7 +397,7 @@ impl ConnectStreamWriter {
                 })
                 .collect();
             let number = fragment_number(call.first_index + i as u64);
-            let at = call.start_ms + (i * call.fragment_ms) as i64;
+            let at = call.start_ms + (i * fragment_ms) as i64;
             self.write_fragment(
                 &FragmentSpec {
                     number: &number,

@@ -40,10 +40,8 @@ fn steady_state_reading_allocates_nothing_per_frame() {
         contact_id: "contact",
         instance_id: "instance",
         start_ms: 1_700_000_000_000,
-        fragment_ms: 1000,
-        first_index: 0,
         audio: &[&audio, &audio],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     });
     let warm_up = stream.len() / 50;
 

@@ -9,9 +9,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Owned, require_tool, run, run_whole, tone};
+use common::{Owned, mkvinfo_text, run, run_whole, swapped_tracks, tone};
 use kvs_media::{
     CollectOptions, ConnectStreamWriter, Error, FragmentSpec, Reader, Selection, StopReason, StreamOptions,
     audio::{AUDIO_FROM_CUSTOMER, AUDIO_TO_CUSTOMER, LEGACY_TRACK},
@@ -27,18 +25,13 @@ fn call(writer: &ConnectStreamWriter, from: &[u8], to: &[u8]) -> Vec<u8> {
         contact_id: CONTACT,
         instance_id: INSTANCE,
         start_ms: 1_726_677_688_724,
-        fragment_ms: 1000,
-        first_index: 0,
         audio: &[from, to],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     })
 }
 
 fn pcm(run: &common::Run, name: &str) -> Vec<u8> {
-    run.collector
-        .track(name)
-        .map(|t| t.pcm.clone())
-        .unwrap_or_default()
+    run.pcm(name)
 }
 
 #[test]
@@ -115,19 +108,7 @@ fn frames_carry_track_names_and_absolute_timestamps() {
 fn tracks_are_chosen_by_name_not_by_number_or_codec() {
     let from = tone(440.0, 8000.0, 4000);
     let to = tone(880.0, 8000.0, 4000);
-    let writer = ConnectStreamWriter::new(StreamOptions {
-        tracks: vec![
-            TrackSpec {
-                number: 2,
-                name: AUDIO_FROM_CUSTOMER.into(),
-            },
-            TrackSpec {
-                number: 1,
-                name: AUDIO_TO_CUSTOMER.into(),
-            },
-        ],
-        ..StreamOptions::default()
-    });
+    let writer = ConnectStreamWriter::new(swapped_tracks());
     let run = run_whole(&call(&writer, &from, &to));
     assert!(pcm(&run, AUDIO_FROM_CUSTOMER) == from);
     assert!(pcm(&run, AUDIO_TO_CUSTOMER) == to);
@@ -151,11 +132,9 @@ fn the_legacy_single_track_is_collected() {
     let stream = writer.write_call(&SyntheticCall {
         contact_id: CONTACT,
         instance_id: INSTANCE,
-        start_ms: 0,
         fragment_ms: 500,
-        first_index: 0,
         audio: &[&audio],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     });
     let run = run_whole(&stream);
     assert!(pcm(&run, LEGACY_TRACK) == audio);
@@ -181,17 +160,7 @@ fn every_lacing_gives_back_the_frames() {
         assert_eq!(whole.error, None, "{lacing:?}");
         assert!(pcm(&whole, AUDIO_FROM_CUSTOMER) == from, "{lacing:?}");
         assert!(pcm(&whole, AUDIO_TO_CUSTOMER) == to, "{lacing:?}");
-        let sizes: Vec<usize> = whole
-            .events
-            .iter()
-            .filter_map(|e| {
-                if let Owned::Frame { data, .. } = e {
-                    Some(data.len())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let sizes: Vec<usize> = whole.frame_sizes();
         assert_eq!(sizes[..5], [300; 5], "{lacing:?}: each laced frame separately");
         let chunked = run(&stream, &[3, 1, 700], CollectOptions::default());
         assert!(chunked.events == whole.events, "{lacing:?}");
@@ -209,31 +178,13 @@ fn laced_blocks_agree_with_mkvinfo() {
             ..StreamOptions::default()
         });
         let stream = call(&writer, &from, &from[..1000]);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("laced.mkv");
-        std::fs::write(&path, &stream).unwrap();
-        let output = Command::new(require_tool("mkvinfo"))
-            .arg("-a")
-            .arg(&path)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout);
+        let text = mkvinfo_text(&stream);
         let theirs: Vec<usize> = text
             .lines()
             .filter_map(|l| l.split("Frame with size ").nth(1))
             .map(|s| s.trim().parse().unwrap())
             .collect();
-        let ours: Vec<usize> = run_whole(&stream)
-            .events
-            .iter()
-            .filter_map(|e| {
-                if let Owned::Frame { data, .. } = e {
-                    Some(data.len())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let ours: Vec<usize> = run_whole(&stream).frame_sizes();
         assert_eq!(ours, theirs, "{lacing:?}");
     }
 }
@@ -242,15 +193,7 @@ fn laced_blocks_agree_with_mkvinfo() {
 fn writer_output_reads_the_same_in_mkvinfo() {
     let from = tone(440.0, 8000.0, 8000 * 2);
     let stream = call(&ConnectStreamWriter::default(), &from, &from);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("call.mkv");
-    std::fs::write(&path, &stream).unwrap();
-    let output = Command::new(require_tool("mkvinfo"))
-        .arg("-a")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
+    let text = mkvinfo_text(&stream);
     assert_eq!(text.matches("Simple block:").count(), 2 * 2 * 16);
     // Per fragment: the track's name, and Connect's tag mapping the name to the track number.
     assert_eq!(text.matches("Name: AUDIO_FROM_CUSTOMER").count(), 2 * 2);
@@ -386,11 +329,9 @@ fn stop_streaming_ends_the_audio() {
     let stream = ConnectStreamWriter::default().write_call(&SyntheticCall {
         contact_id: CONTACT,
         instance_id: INSTANCE,
-        start_ms: 0,
-        fragment_ms: 1000,
-        first_index: 0,
         audio: &[&audio, &audio],
         stop_at_end: true,
+        ..SyntheticCall::default()
     });
     let run = run_whole(&stream);
     assert_eq!(run.collector.stopped(), Some(&StopReason::StopStreaming));
@@ -439,13 +380,7 @@ fn fragment_number_range_cuts_and_stops_past_the_end() {
             .iter()
             .any(|e| matches!(e, Owned::Frame { .. }))
     );
-    assert_eq!(
-        run.events
-            .iter()
-            .filter(|e| matches!(e, Owned::Start { .. }))
-            .count(),
-        7
-    );
+    assert_eq!(run.count(|e| matches!(e, Owned::Start { .. })), 7);
 }
 
 #[test]
@@ -487,6 +422,20 @@ fn kvs_error_tags_and_timestamps_are_reported() {
     assert_eq!(reader.continuation_token(), Some("42"));
 }
 
+/// One default Connect fragment with this number and audio.
+fn one_fragment(number: &str, audio: &[&[u8]]) -> Vec<u8> {
+    let mut stream = Vec::new();
+    ConnectStreamWriter::default().write_fragment(
+        &FragmentSpec {
+            number,
+            audio,
+            ..FragmentSpec::default()
+        },
+        &mut stream,
+    );
+    stream
+}
+
 /// One element: ID bytes, a one-byte size, the body.
 fn element(id: &[u8], body: &[u8]) -> Vec<u8> {
     assert!(body.len() < 127);
@@ -496,15 +445,7 @@ fn element(id: &[u8], body: &[u8]) -> Vec<u8> {
 #[test]
 fn unknown_and_global_elements_are_skipped_wherever_they_are() {
     let audio = tone(440.0, 8000.0, 800);
-    let mut plain = Vec::new();
-    ConnectStreamWriter::default().write_fragment(
-        &FragmentSpec {
-            number: "7",
-            audio: &[&audio, &audio],
-            ..FragmentSpec::default()
-        },
-        &mut plain,
-    );
+    let plain = one_fragment("7", &[&audio, &audio]);
     // Insert a Void, a CRC-32 and an unknown 3-byte-ID element right after the Cluster's header (inside an
     // unknown-size Cluster) and at the top of the Segment.
     let junk = [
@@ -542,26 +483,13 @@ fn the_ebml_magic_inside_pcm_is_just_audio() {
         .collect();
     let stream = call(&ConnectStreamWriter::default(), &audio, &audio);
     let run = run(&stream, &[1000], CollectOptions::default());
-    assert_eq!(
-        run.events
-            .iter()
-            .filter(|e| matches!(e, Owned::Start { .. }))
-            .count(),
-        1
-    );
+    assert_eq!(run.count(|e| matches!(e, Owned::Start { .. })), 1);
     assert!(pcm(&run, AUDIO_FROM_CUSTOMER) == audio);
 }
 
 #[test]
 fn absurd_sizes_are_refused_with_their_offset_not_allocated() {
-    let mut stream = Vec::new();
-    ConnectStreamWriter::default().write_fragment(
-        &FragmentSpec {
-            number: "1",
-            ..FragmentSpec::default()
-        },
-        &mut stream,
-    );
+    let mut stream = one_fragment("1", &[]);
     let at = stream.len();
     // A Cluster of unknown size holding a SimpleBlock that claims 2^55 bytes.
     stream.extend_from_slice(&[
@@ -595,15 +523,7 @@ fn absurd_sizes_are_refused_with_their_offset_not_allocated() {
 #[test]
 fn corrupt_headers_and_truncation_are_errors_with_offsets() {
     let audio = tone(440.0, 8000.0, 800);
-    let mut stream = Vec::new();
-    ConnectStreamWriter::default().write_fragment(
-        &FragmentSpec {
-            number: "1",
-            audio: &[&audio, &audio],
-            ..FragmentSpec::default()
-        },
-        &mut stream,
-    );
+    let stream = one_fragment("1", &[&audio, &audio]);
     // A zero byte where an element ID must start.
     let mut bad = stream.clone();
     bad.extend_from_slice(&[0x00, 0x81, 0x00]);
@@ -638,14 +558,7 @@ fn corrupt_headers_and_truncation_are_errors_with_offsets() {
 #[test]
 fn nesting_is_bounded() {
     // SimpleTags nested 100 deep (each known-size, holding the next): refused at the limit.
-    let mut stream = Vec::new();
-    ConnectStreamWriter::default().write_fragment(
-        &FragmentSpec {
-            number: "1",
-            ..FragmentSpec::default()
-        },
-        &mut stream,
-    );
+    let mut stream = one_fragment("1", &[]);
     stream.extend_from_slice(&[0x12, 0x54, 0xC3, 0x67, 0xFF, 0x73, 0x73, 0xFF]);
     for depth in 0..100u64 {
         let size = (99 - depth) * 10;
@@ -679,19 +592,7 @@ fn selection_by_names_collects_only_those() {
 fn the_chunker_streams_each_direction_in_fixed_chunks() {
     let from = tone(440.0, 8000.0, 8000 * 2 + 77);
     let to = tone(880.0, 8000.0, 8000 + 5);
-    let writer = ConnectStreamWriter::new(StreamOptions {
-        tracks: vec![
-            TrackSpec {
-                number: 2,
-                name: AUDIO_FROM_CUSTOMER.into(),
-            },
-            TrackSpec {
-                number: 1,
-                name: AUDIO_TO_CUSTOMER.into(),
-            },
-        ],
-        ..StreamOptions::default()
-    });
+    let writer = ConnectStreamWriter::new(swapped_tracks());
     let stream = call(&writer, &from, &to);
     for chunk_bytes in [2, 1000, 4096, 100_000] {
         let mut chunker = kvs_media::AudioChunker::new(chunk_bytes);

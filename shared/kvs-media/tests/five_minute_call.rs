@@ -101,10 +101,8 @@ fn a_five_minute_call_plays_back_sample_exact_through_ffmpeg() {
         contact_id: "contact-5min",
         instance_id: "instance-1",
         start_ms: 1_726_677_688_724,
-        fragment_ms: 1000,
-        first_index: 0,
         audio: &[&bytes(&from), &bytes(&to)],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let mkv = dir.path().join("call.mkv");
@@ -193,13 +191,8 @@ fn standard_input_fragment_ranges_and_help() {
         .flat_map(|i| ((i / RATE) as i16).to_le_bytes())
         .collect();
     let stream = ConnectStreamWriter::default().write_call(&SyntheticCall {
-        contact_id: "c",
-        instance_id: "i",
-        start_ms: 0,
-        fragment_ms: 1000,
-        first_index: 0,
         audio: &[&from, &from],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let mut child = kvs_extract()
@@ -252,13 +245,8 @@ fn standard_input_fragment_ranges_and_help() {
 fn a_corrupt_stream_exits_1_with_the_offset_and_keeps_the_audio_before_it() {
     let from = vec![7u8; 16_000 * 3];
     let mut stream = ConnectStreamWriter::default().write_call(&SyntheticCall {
-        contact_id: "c",
-        instance_id: "i",
-        start_ms: 0,
-        fragment_ms: 1000,
-        first_index: 0,
         audio: &[&from, &from],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     });
     let second = stream
         .windows(4)

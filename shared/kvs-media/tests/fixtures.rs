@@ -123,16 +123,8 @@ fn every_fixture_parses_without_error() {
         let stream = fs::read(&path).unwrap();
         let run = run_whole(&stream);
         assert_eq!(run.error, None, "{}", path.display());
-        let starts = run
-            .events
-            .iter()
-            .filter(|e| matches!(e, Owned::Start { .. }))
-            .count();
-        let ends = run
-            .events
-            .iter()
-            .filter(|e| matches!(e, Owned::End { .. }))
-            .count();
+        let starts = run.count(|e| matches!(e, Owned::Start { .. }));
+        let ends = run.count(|e| matches!(e, Owned::End { .. }));
         assert!(
             starts >= 1 && starts == ends,
             "{}: {starts} starts, {ends} ends",
@@ -174,15 +166,7 @@ fn fragment_numbers_and_blocks_agree_with_mkvinfo() {
             "{}",
             path.display()
         );
-        let our_tags: Vec<(String, String)> = ours
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                Owned::Tag(n, v) => Some((n.clone(), v.clone())),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(our_tags, theirs.tags, "{}", path.display());
+        assert_eq!(ours.tags(), theirs.tags, "{}", path.display());
         let our_frames = frames(&ours);
         let their_frames: Vec<(u64, i64, usize)> = theirs
             .blocks
@@ -230,11 +214,7 @@ fn tags_before_and_after_the_cluster_are_kept_per_fragment() {
     assert_eq!(tokens.len(), 10);
     assert_eq!(run.continuation_token.as_deref(), Some(tokens[9].as_str()));
     // Producer tags before and after the cluster, five each per fragment.
-    let test_tags = run
-        .events
-        .iter()
-        .filter(|e| matches!(e, Owned::Tag(n, _) if n.starts_with("testTag_")))
-        .count();
+    let test_tags = run.count(|e| matches!(e, Owned::Tag(n, _) if n.starts_with("testTag_")));
     assert_eq!(test_tags, 55, "as mkvinfo counts them");
 }
 
@@ -242,14 +222,7 @@ fn tags_before_and_after_the_cluster_are_kept_per_fragment() {
 fn a_tags_only_document_has_tags_and_no_frames() {
     let stream = fs::read(fixtures_dir().join("test_tags_empty_cluster.mkv")).unwrap();
     let run = run_whole(&stream);
-    let tags: Vec<(String, String)> = run
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Owned::Tag(n, v) => Some((n.clone(), v.clone())),
-            _ => None,
-        })
-        .collect();
+    let tags = run.tags();
     assert_eq!(tags.len(), 5);
     assert_eq!(tags[4], ("testTag_4".into(), "testTag_4_Value".into()));
     assert!(frames(&run).is_empty());

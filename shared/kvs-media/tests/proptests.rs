@@ -84,9 +84,8 @@ fn write(case: &Case) -> Vec<u8> {
         instance_id: "i-1",
         start_ms: 1_700_000_000_000,
         fragment_ms: case.fragment_ms,
-        first_index: 0,
         audio: &[&case.from, &case.to],
-        stop_at_end: false,
+        ..SyntheticCall::default()
     })
 }
 

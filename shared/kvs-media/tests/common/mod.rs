@@ -5,7 +5,11 @@
 
 use std::path::PathBuf;
 
-use kvs_media::{AudioCollector, CollectOptions, Error, Event, Flow, Reader};
+use kvs_media::{
+    AudioCollector, CollectOptions, Error, Event, Flow, Reader, StreamOptions,
+    audio::{AUDIO_FROM_CUSTOMER, AUDIO_TO_CUSTOMER},
+    writer::TrackSpec,
+};
 
 /// An event with its data copied out, for comparing runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,4 +156,71 @@ pub fn require_tool(name: &str) -> PathBuf {
     found.unwrap_or_else(|| {
         panic!("{name} is not installed: run `cargo xtask test` (it installs mkvtoolnix and ffmpeg) or apt-get install it")
     })
+}
+
+impl Run {
+    /// Every tag, in order.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Owned::Tag(name, value) => Some((name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The size of every frame, in order.
+    pub fn frame_sizes(&self) -> Vec<usize> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Owned::Frame { data, .. } => Some(data.len()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many events match.
+    pub fn count(&self, matches: impl Fn(&Owned) -> bool) -> usize {
+        self.events.iter().filter(|e| matches(e)).count()
+    }
+
+    /// The collected PCM of a track (empty when the track was never seen).
+    pub fn pcm(&self, name: &str) -> Vec<u8> {
+        self.collector
+            .track(name)
+            .map(|t| t.pcm.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Connect's two tracks with the numbers swapped (FROM = 2, TO = 1), as in a third-party fixture.
+pub fn swapped_tracks() -> StreamOptions {
+    StreamOptions {
+        tracks: vec![
+            TrackSpec {
+                number: 2,
+                name: AUDIO_FROM_CUSTOMER.into(),
+            },
+            TrackSpec {
+                number: 1,
+                name: AUDIO_TO_CUSTOMER.into(),
+            },
+        ],
+        ..StreamOptions::default()
+    }
+}
+
+/// `mkvinfo -a` on a stream (written to a temporary file).
+pub fn mkvinfo_text(stream: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stream.mkv");
+    std::fs::write(&path, stream).unwrap();
+    let output = std::process::Command::new(require_tool("mkvinfo"))
+        .arg("-a")
+        .arg(&path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
