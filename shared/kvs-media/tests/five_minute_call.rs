@@ -208,7 +208,11 @@ fn standard_input_fragment_ranges_and_help() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(&stream).unwrap();
+    match child.stdin.take().unwrap().write_all(&stream) {
+        // It stops reading after the last wanted fragment (AD-23), possibly before all was written.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.unwrap(),
+    }
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
