@@ -20,15 +20,14 @@
 //!
 //! ## Why a hand-written reader
 //!
-//! The Matroska crates on crates.io (`matroska`, `mkv`, `ebml-iterator`, `webm-iron`…) read from a
-//! complete file or a blocking `Read + Seek`: they cannot be handed the arbitrary HTTP chunks of a
-//! long-lived GetMedia body, pause mid-element and resume when the next chunk comes, and several
-//! buffer whole Clusters or assume one Segment per file. KVS sends one EBML document per fragment with
-//! Segments of unknown size, for hours, and Connect's streams need tracks chosen by name and tags
-//! evaluated per fragment (AD-14). The subset of EBML needed is small (IDs, size vints, a dozen element
-//! kinds), so the reader here is a push parser of about 600 lines with a carry-over buffer bounded by
-//! the largest element it reads, tested against `mkvinfo` on real KVS captures, round trips through the
-//! writer at random chunkings, and random corruption.
+//! The Matroska crates on crates.io are demuxers for files (`matroska-demuxer`, for one, reads from a
+//! `Read + Seek` source): they cannot be handed the arbitrary HTTP chunks of a long-lived GetMedia body,
+//! pause inside an element and resume when the next chunk comes, nor follow one EBML document per
+//! fragment with Segments of unknown size for hours. Connect's streams also need tracks chosen by name and
+//! tags evaluated per fragment (AD-14). The subset of EBML needed is small (IDs, size vints, a dozen
+//! element kinds), so the reader here is a push parser (`reader.rs` and `ebml.rs`) with a carry-over
+//! buffer bounded by the largest element it reads, tested against `mkvinfo` and `ffprobe` on real KVS
+//! captures, by round trips through the writer at random chunkings, and by random corruption.
 
 pub mod audio;
 pub(crate) mod ebml;
