@@ -1,7 +1,8 @@
 //! `cargo xtask <command>`: the project's developer commands.
 //!
-//! * `test`: installs what a fresh machine lacks into the project's own folders (`.venv` with moto),
-//!   then `cargo fmt --check`, `cargo clippy -D warnings`, builds the function binaries and runs the whole
+//! * `test`: installs what a fresh machine lacks into the project's own folders (`.venv` with moto), and
+//!   the media tools the kvs-media tests compare against (`mkvinfo` from Debian's mkvtoolnix, `ffmpeg`
+//!   and `ffprobe`) with apt-get when they are missing, then `cargo fmt --check`, `cargo clippy -D warnings`, builds the function binaries and runs the whole
 //!   test suite with nextest (or `cargo test` where nextest is missing) against one shared moto server;
 //!   fails if any step fails.
 //! * `demo`: the same installation, then plays a synthetic call through the real function binaries behind
@@ -42,8 +43,9 @@ fn main() -> ExitCode {
 const HELP: &str = "usage: cargo xtask <command>
 
 commands:
-  test [ARGS…]  install tools into .venv, then fmt check, clippy -D warnings, build, and the whole test
-                suite (nextest); ARGS go to the test runner (e.g. a test name filter)
+  test [ARGS…]  install tools into .venv (and mkvtoolnix, ffmpeg with apt-get when missing), then fmt
+                check, clippy -D warnings, build, and the whole test suite (nextest); ARGS go to the
+                test runner (e.g. a test name filter)
   bench [ARGS…] build the release binaries and run the benchmarks (criterion); each prints a RESULT
                 line with our figure beside the physical limit and the reference functions' figure
   demo          play one synthetic call through the real function binaries and show what reached
@@ -121,6 +123,33 @@ fn ensure_venv() -> Result<PathBuf> {
     Ok(venv)
 }
 
+fn on_path(program: &str) -> bool {
+    env::var_os("PATH").is_some_and(|paths| env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// `mkvinfo` (mkvtoolnix), `ffmpeg` and `ffprobe`: the independent readers the kvs-media tests check
+/// against (they fail without them). Installed from Debian's packages when missing; the machines run as
+/// root.
+fn ensure_media_tools() -> Result {
+    let missing: Vec<&str> = ["mkvinfo", "ffmpeg", "ffprobe"]
+        .into_iter()
+        .filter(|tool| !on_path(tool))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: {} missing: installing mkvtoolnix and ffmpeg with apt-get",
+        missing.join(", ")
+    );
+    run("apt-get", &["update"], &[])?;
+    run(
+        "apt-get",
+        &["install", "-y", "--no-install-recommends", "mkvtoolnix", "ffmpeg"],
+        &[("DEBIAN_FRONTEND", "noninteractive")],
+    )
+}
+
 /// A moto server for the whole run, killed when dropped.
 struct MotoServer {
     child: Child,
@@ -180,6 +209,7 @@ fn has_nextest() -> bool {
 fn test(extra: &[String]) -> Result {
     let started = Instant::now();
     let venv = ensure_venv()?;
+    ensure_media_tools()?;
     let cargo = cargo();
     run(&cargo, &["fmt", "--all", "--", "--check"], &[])?;
     run(
@@ -244,7 +274,14 @@ fn bench(extra: &[String]) -> Result {
         &["build", "--release", "--workspace", "--bins", "--locked"],
         &[],
     )?;
-    let mut args = vec!["bench", "--locked", "--package", "scv-tests"];
+    let mut args = vec![
+        "bench",
+        "--locked",
+        "--package",
+        "scv-tests",
+        "--package",
+        "kvs-media",
+    ];
     args.push("--");
     args.extend(extra.iter().map(String::as_str));
     run(&cargo, &args, &[("SCV_BINARY_PROFILE", "release")])
