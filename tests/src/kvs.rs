@@ -42,6 +42,61 @@ pub struct MediaFragment {
     pub bytes: Vec<u8>,
 }
 
+/// A call as Connect streams it: PCM per track (in the writer's track order) cut into ~1 s fragments
+/// numbered from `first_index`, each tagged with `contact_id`.
+pub fn connect_fragments(
+    writer: &kvs_media::ConnectStreamWriter,
+    contact_id: &str,
+    first_index: u64,
+    start_ms: i64,
+    tracks: &[&[u8]],
+) -> Vec<MediaFragment> {
+    const FRAGMENT_BYTES: usize = 16_000;
+    let longest = tracks.iter().map(|t| t.len()).max().unwrap_or(0);
+    (0..longest.div_ceil(FRAGMENT_BYTES).max(1))
+        .map(|i| {
+            let audio: Vec<&[u8]> = tracks
+                .iter()
+                .map(|pcm| {
+                    &pcm[(i * FRAGMENT_BYTES).min(pcm.len())..((i + 1) * FRAGMENT_BYTES).min(pcm.len())]
+                })
+                .collect();
+            let number = kvs_media::writer::fragment_number(first_index + i as u64);
+            let producer_ms = start_ms + i as i64 * 1000;
+            let mut bytes = Vec::new();
+            writer.write_fragment(
+                &kvs_media::FragmentSpec {
+                    number: &number,
+                    producer_timestamp_ms: producer_ms,
+                    server_timestamp_ms: producer_ms + 120,
+                    contact_id: Some(contact_id),
+                    instance_id: Some("8f5c2a1e-4b7d-4c3e-9a1f-2d6e8b0c4f11"),
+                    audio: &audio,
+                    ..kvs_media::FragmentSpec::default()
+                },
+                &mut bytes,
+            );
+            MediaFragment {
+                number,
+                producer_ms: producer_ms as u64,
+                server_ms: producer_ms as u64 + 120,
+                bytes,
+            }
+        })
+        .collect()
+}
+
+/// `seconds` of a sine at `hz`, 8 kHz s16le.
+pub fn tone(hz: f64, seconds: f64, amplitude: f64) -> Vec<u8> {
+    let samples = (seconds * 8000.0) as usize;
+    (0..samples)
+        .flat_map(|n| {
+            let value = (amplitude * (2.0 * std::f64::consts::PI * hz * n as f64 / 8000.0).sin()) as i16;
+            value.to_le_bytes()
+        })
+        .collect()
+}
+
 /// A scripted failure of a stream's `GetMedia`.
 #[derive(Debug, Clone)]
 pub enum MediaFault {

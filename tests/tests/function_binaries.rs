@@ -327,3 +327,67 @@ async fn provider_creator_binary_always_answers_cloudformation() {
     };
     assert_eq!(error["errorType"], "InvalidEvent");
 }
+
+#[tokio::test]
+async fn voicemail_binary_writes_the_wav_to_s3() {
+    use scv_tests::kvs::{FakeKvs, connect_fragments, tone};
+    let moto = Moto::start().await.unwrap();
+    let kvs = FakeKvs::start().await.unwrap();
+    let bucket = unique("scv-recordings");
+    moto.create_bucket(&bucket).await.unwrap();
+    let contact = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
+    let stream =
+        "arn:aws:kinesisvideo:us-east-1:123456789012:stream/scvcc-connect-contact-0f1e2d3c/1795428300000";
+    let customer = tone(440.0, 10.0, 8000.0);
+    let agent = tone(1000.0, 10.0, 3000.0);
+    let writer = kvs_media::ConnectStreamWriter::default();
+    kvs.add_stream(
+        stream,
+        connect_fragments(&writer, contact, 3, 1_795_428_300_000, &[&customer, &agent]),
+        true,
+    );
+    let mut env = moto.function_env();
+    env.push(("AWS_ENDPOINT_URL_KINESIS_VIDEO".into(), kvs.endpoint()));
+    env.push(("s3_recordings_bucket".into(), bucket.clone()));
+    let api = RuntimeApi::start("voicemail-audio-processing").await.unwrap();
+    let process = FunctionProcess::spawn(
+        &function_binary("voicemail-audio-processing").unwrap(),
+        &api,
+        &env,
+    )
+    .unwrap();
+
+    let outcome = api
+        .invoke(
+            events::read("voicemail-audio-processing", "mixed-batch").unwrap(),
+            Duration::from_secs(30),
+        )
+        .await;
+    assert_eq!(
+        outcome.unwrap().response().unwrap(),
+        json!({"batchItemFailures": []})
+    );
+    let object = moto
+        .s3()
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("voicemail_recordings/{contact}.wav"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.content_type.as_deref(), Some("audio/x-wav"));
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    let mut wav = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let pcm: Vec<u8> = wav
+        .samples::<i16>()
+        .flat_map(|s| s.unwrap().to_le_bytes())
+        .collect();
+    assert!(pcm == customer, "the customer's audio only");
+    let stored = wait_for_line(&process, |v| v["message"] == "voicemail stored").await;
+    assert_eq!(stored["span"]["contact_id"], contact);
+    let missing = wait_for_line(&process, |v| v["message"] == "voicemail not stored").await;
+    assert_eq!(missing["transient"], false, "{missing}");
+    if let Some(kib) = process.peak_rss_kib() {
+        eprintln!("voicemail-audio-processing peak RSS: {} MiB", kib / 1024);
+    }
+}
