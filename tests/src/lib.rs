@@ -22,6 +22,7 @@ pub mod moto;
 pub mod runtime_api;
 pub mod salesforce;
 pub mod server;
+pub mod speech;
 
 /// The workspace root (where `Cargo.toml`, `.venv` and `target/` are).
 pub fn workspace_root() -> std::path::PathBuf {

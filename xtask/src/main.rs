@@ -128,26 +128,33 @@ fn on_path(program: &str) -> bool {
 }
 
 /// `mkvinfo` (mkvtoolnix), `ffmpeg` and `ffprobe`: the independent readers the kvs-media tests check
-/// against (they fail without them). Installed from Debian's packages when missing; the machines run as
-/// root.
-fn ensure_media_tools() -> Result {
-    let missing: Vec<&str> = ["mkvinfo", "ffmpeg", "ffprobe"]
-        .into_iter()
-        .filter(|tool| !on_path(tool))
+/// against (they fail without them).
+const MEDIA_TOOLS: [(&str, &str); 3] = [
+    ("mkvinfo", "mkvtoolnix"),
+    ("ffmpeg", "ffmpeg"),
+    ("ffprobe", "ffmpeg"),
+];
+
+/// The demo's voicemail is spoken by `espeak-ng`.
+const DEMO_TOOLS: [(&str, &str); 1] = [("espeak-ng", "espeak-ng")];
+
+/// Installs, from Debian's packages, the packages of the `(program, package)` pairs whose program is
+/// missing (the machines run as root).
+fn ensure_packages(needed: &[(&str, &str)]) -> Result {
+    let mut packages: Vec<&str> = needed
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
         .collect();
-    if missing.is_empty() {
+    packages.dedup();
+    if packages.is_empty() {
         return Ok(());
     }
-    eprintln!(
-        "xtask: {} missing: installing mkvtoolnix and ffmpeg with apt-get",
-        missing.join(", ")
-    );
+    eprintln!("xtask: installing {} with apt-get", packages.join(", "));
     run("apt-get", &["update"], &[])?;
-    run(
-        "apt-get",
-        &["install", "-y", "--no-install-recommends", "mkvtoolnix", "ffmpeg"],
-        &[("DEBIAN_FRONTEND", "noninteractive")],
-    )
+    let mut args = vec!["install", "-y", "--no-install-recommends"];
+    args.extend(&packages);
+    run("apt-get", &args, &[("DEBIAN_FRONTEND", "noninteractive")])
 }
 
 /// A moto server for the whole run, killed when dropped.
@@ -209,7 +216,7 @@ fn has_nextest() -> bool {
 fn test(extra: &[String]) -> Result {
     let started = Instant::now();
     let venv = ensure_venv()?;
-    ensure_media_tools()?;
+    ensure_packages(&MEDIA_TOOLS)?;
     let cargo = cargo();
     run(&cargo, &["fmt", "--all", "--", "--check"], &[])?;
     run(
@@ -249,6 +256,7 @@ fn test(extra: &[String]) -> Result {
 
 fn demo(_args: &[String]) -> Result {
     ensure_venv()?;
+    ensure_packages(&DEMO_TOOLS)?;
     let cargo = cargo();
     run(&cargo, &["build", "--workspace", "--bins", "--locked"], &[])?;
     run(

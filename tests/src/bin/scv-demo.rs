@@ -2,7 +2,8 @@
 //!
 //! Starts moto (SSM holds the contact center's private key), a fake Salesforce that verifies every JWT, and a
 //! Lambda Runtime API per function; then plays a call's life: the finished call's contact record through
-//! `ctr-data-sync` and an abandoned call's disconnect event through `handle-contact-events`; then the
+//! `ctr-data-sync` and an abandoned call's disconnect event through `handle-contact-events`; a spoken
+//! voicemail through `voicemail-audio-processing` into S3 (saved to `target/demo/voicemail.wav`); then the
 //! IAM SAML provider for single sign-on through `provider-creator` and the log clean-up through
 //! `retention-period`. Prints what reached Salesforce and AWS and stops everything it started.
 
@@ -10,16 +11,18 @@
 
 use std::{process::ExitCode, time::Duration};
 
+use kvs_media::ConnectStreamWriter;
 use scv_tests::{
     HarnessError,
     cfn_response::ResponseCatcher,
     events,
     fixture::Fixture,
     keys,
+    kvs::{FakeKvs, connect_fragments},
     moto::{Moto, unique},
     runtime_api::{FunctionProcess, Outcome, RuntimeApi, function_binary},
     salesforce::{AuthCheck, Recorded},
-    workspace_root,
+    speech, workspace_root,
 };
 use serde_json::{Value, json};
 
@@ -104,11 +107,13 @@ async fn run() -> Result<(), HarnessError> {
     )?;
     show("the routing clean-up that reached Salesforce", &clear);
 
+    let voicemail_process = voicemail(&moto).await?;
     let (provider_process, retention_process) = account_housekeeping(&moto).await?;
 
     for (name, process) in [
         ("ctr-data-sync", &ctr_process),
         ("handle-contact-events", &events_process),
+        ("voicemail-audio-processing", &voicemail_process),
         ("provider-creator", &provider_process),
         ("retention-period", &retention_process),
     ] {
@@ -117,6 +122,111 @@ async fn run() -> Result<(), HarnessError> {
         }
     }
     Ok(())
+}
+
+/// A caller leaves a voicemail: spoken audio → Connect-shaped KVS stream → WAV in S3, saved for playing.
+async fn voicemail(moto: &Moto) -> Result<FunctionProcess, HarnessError> {
+    let contact_id = uuid::Uuid::new_v4().to_string();
+    println!("\n== a caller leaves a voicemail: contact {contact_id}");
+    let words = "Hi, this is Jordan Lee. My order number is four two seven one. Please call me back this afternoon. Thanks!";
+    let customer = speech::speak(words)?;
+    let agent = vec![0_u8; customer.len()];
+    println!(
+        "   spoken by espeak-ng: {:.1} s of customer audio (the agent side is silent)",
+        customer.len() as f64 / 16_000.0
+    );
+    let kvs = FakeKvs::start().await?;
+    let stream = format!(
+        "arn:aws:kinesisvideo:us-east-1:123456789012:stream/scvdemo-connect-contact-{}/1795428300000",
+        &contact_id[..8]
+    );
+    let fragments = connect_fragments(
+        &ConnectStreamWriter::default(),
+        &contact_id,
+        3,
+        1_795_428_300_000,
+        &[&customer, &agent],
+    );
+    let (first, last) = (
+        fragments[0].number.clone(),
+        fragments[fragments.len() - 1].number.clone(),
+    );
+    println!(
+        "   Kinesis Video stream (fake KVS {}): {} fragments, {first} … {last}",
+        kvs.endpoint(),
+        fragments.len()
+    );
+    kvs.add_stream(&stream, fragments, true);
+    let bucket = unique("scvdemo-recordings");
+    moto.create_bucket(&bucket).await?;
+
+    let mut record = events::read("voicemail-audio-processing", "voicemail")?;
+    let (records, _) = scv_core::kinesis::records(&record);
+    let mut ctr = records
+        .into_iter()
+        .next()
+        .and_then(|r| r.document.ok())
+        .unwrap_or_default();
+    ctr["ContactId"] = json!(contact_id);
+    ctr["Recordings"][0]["Location"] = json!(stream);
+    ctr["Recordings"][0]["FragmentStartNumber"] = json!(first);
+    ctr["Recordings"][0]["FragmentStopNumber"] = json!(last);
+    record = events::kinesis_event(&[ctr]);
+
+    let mut env = moto.function_env();
+    env.push(("AWS_ENDPOINT_URL_KINESIS_VIDEO".into(), kvs.endpoint()));
+    env.push(("s3_recordings_bucket".into(), bucket.clone()));
+    let api = RuntimeApi::start("voicemail-audio-processing").await?;
+    let process = FunctionProcess::spawn(&function_binary("voicemail-audio-processing")?, &api, &env)?;
+    let answer = api.invoke(record, Duration::from_secs(30)).await?.response()?;
+    println!("   voicemail-audio-processing answered: {answer}");
+    let key = format!("voicemail_recordings/{contact_id}.wav");
+    let s3 = moto.s3();
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| HarnessError::Setup(format!("the WAV is not in S3: {e:?}")))?;
+    let content_type = object.content_type.clone().unwrap_or_default();
+    let bytes = object
+        .body
+        .collect()
+        .await
+        .map_err(|e| HarnessError::Setup(e.to_string()))?
+        .into_bytes();
+    let tags = s3
+        .get_object_tagging()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .map_err(|e| HarnessError::Setup(format!("{e:?}")))?;
+    println!("   s3://{bucket}/{key}: {} bytes, {content_type}", bytes.len());
+    for tag in tags.tag_set {
+        println!("     tag {} = {}", tag.key, tag.value);
+    }
+    let saved = workspace_root().join("target/demo");
+    std::fs::create_dir_all(&saved)?;
+    let path = saved.join("voicemail.wav");
+    std::fs::write(&path, &bytes)?;
+    println!(
+        "   saved as {} — play it with `ffplay -nodisp -autoexit {}` or `aplay {}`",
+        path.display(),
+        path.display(),
+        path.display()
+    );
+    let samples = hound::WavReader::new(std::io::Cursor::new(bytes.to_vec()))
+        .map(|r| r.len())
+        .unwrap_or(0);
+    if samples as usize * 2 != customer.len() {
+        return Err(HarnessError::Setup(format!(
+            "the WAV has {samples} samples, the caller spoke {}",
+            customer.len() / 2
+        )));
+    }
+    Ok(process)
 }
 
 /// The account-level functions: the SAML provider for single sign-on, and the log clean-up.
