@@ -216,11 +216,47 @@ async fn the_customer_track_of_the_voicemail_fragments_becomes_a_tagged_wav() {
 }
 
 #[tokio::test]
-async fn a_stop_fragment_at_the_live_edge_ends_the_read_after_a_quiet_spell() {
+async fn a_stop_fragment_at_the_live_edge_ends_the_read_at_its_continuation_token() {
     let setup = Setup::new().await;
     let writer = ConnectStreamWriter::default();
     let customer = tone(440.0, 10.0, 8000.0);
     let fragments = connect_fragments(&writer, CONTACT, 3, 1_795_428_300_000, &[&customer, &customer]);
+    setup.kvs.add_stream(STREAM, fragments, true);
+    let started = Instant::now();
+    let response = handle_batch(
+        &setup.deps,
+        &events::read(PACKAGE, "voicemail").unwrap(),
+        &Budget::unbounded(),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "no wait for a next fragment: {:?}",
+        started.elapsed()
+    );
+    assert!(failures(&response).is_empty());
+    assert_eq!(wav_samples(&setup.object(CONTACT).await.unwrap().0).1, customer);
+}
+
+#[tokio::test]
+async fn without_a_continuation_token_a_quiet_live_stream_ends_the_read() {
+    let setup = Setup::new().await;
+    let customer = tone(440.0, 10.0, 8000.0);
+    let mut fragments = connect_fragments(
+        &ConnectStreamWriter::default(),
+        CONTACT,
+        3,
+        1_795_428_300_000,
+        &[&customer, &customer],
+    );
+    // Cut the last fragment's trailing Tags element (ID 0x1254C367), which carries the continuation token.
+    let last = fragments.last_mut().unwrap();
+    let trailing = last
+        .bytes
+        .windows(4)
+        .rposition(|w| w == [0x12, 0x54, 0xC3, 0x67])
+        .unwrap();
+    last.bytes.truncate(trailing);
     setup.kvs.add_stream(STREAM, fragments, true);
     let response = handle_batch(
         &setup.deps,
@@ -228,7 +264,7 @@ async fn a_stop_fragment_at_the_live_edge_ends_the_read_after_a_quiet_spell() {
         &Budget::unbounded(),
     )
     .await;
-    assert!(failures(&response).is_empty());
+    assert!(failures(&response).is_empty(), "{response:?}");
     assert_eq!(wav_samples(&setup.object(CONTACT).await.unwrap().0).1, customer);
 }
 

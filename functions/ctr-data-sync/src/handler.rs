@@ -69,13 +69,8 @@ pub async fn handle(
 
 /// [`handle`] without the Lambda envelope.
 pub async fn handle_batch(deps: &Deps, event: &Value, budget: &Budget) -> KinesisEventResponse {
-    let (records, unidentified) = kinesis::records(event);
-    metrics::counter!(metric::RECORDS_PROCESSED).increment((records.len() + unidentified.len()) as u64);
-    for record in &unidentified {
-        tracing::error!(position = record.position, reason = %record.reason, "skipping a malformed record");
-        metrics::counter!(metric::RECORDS_SKIPPED, "reason" => "malformed").increment(1);
-    }
-    let work: Vec<Work> = records.into_iter().filter_map(triage).collect();
+    let records = kinesis::batch_records(event);
+    let work: Vec<Work> = records.iter().filter_map(triage).collect();
 
     // Records of one contact go in batch order, one after the other; contacts go concurrently.
     let mut by_contact: Vec<Vec<Work>> = Vec::new();
@@ -106,29 +101,18 @@ pub async fn handle_batch(deps: &Deps, event: &Value, budget: &Budget) -> Kinesi
 }
 
 /// Decides what to do with one decoded record; skipped and malformed records are logged and dropped.
-fn triage(record: KinesisRecord) -> Option<Work> {
-    let KinesisRecord {
-        position,
-        sequence_number,
-        document,
-    } = record;
-    let document = match document {
-        Ok(document) => document,
-        Err(reason) => {
-            tracing::error!(sequence_number, %reason, "skipping a malformed record");
-            metrics::counter!(metric::RECORDS_SKIPPED, "reason" => "malformed").increment(1);
-            return None;
-        }
-    };
+fn triage(record: &KinesisRecord) -> Option<Work> {
+    let document = record.document_or_skip()?;
+    let sequence_number = record.sequence_number.as_str();
     let contact_id = document
         .get("ContactId")
         .and_then(Value::as_str)
         .unwrap_or("(none)");
     let _span = record_span(contact_id).entered();
-    match plan(&document) {
+    match plan(document) {
         Ok(Plan::Update(update)) => Some(Work {
-            position,
-            sequence_number,
+            position: record.position,
+            sequence_number: sequence_number.to_owned(),
             update,
         }),
         Ok(Plan::Skip(skip)) => {

@@ -7,12 +7,16 @@ use std::{
     time::Duration,
 };
 
-use aws_sdk_kinesisvideo::types::ApiName;
+use aws_sdk_kinesisvideo::{
+    error::{DisplayErrorContext, ProvideErrorMetadata},
+    types::ApiName,
+};
 use aws_sdk_kinesisvideomedia::types::{StartSelector, StartSelectorType};
 use futures::StreamExt;
 use kvs_media::{
     AudioCollector, CollectOptions, Event, Flow, Reader, Selection, StopReason,
     audio::{AUDIO_FROM_CUSTOMER, LEGACY_TRACK, SAMPLE_RATE},
+    tags::CONTINUATION_TOKEN,
 };
 use lambda_runtime::LambdaEvent;
 use scv_core::{
@@ -30,7 +34,7 @@ pub const DEFAULT_CONCURRENCY: usize = 5;
 /// Time kept back from the invocation deadline to answer.
 const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 /// A GetMedia body that sends nothing for this long after the wanted audio began is taken as ended (the
-/// stop fragment was the stream's last, and the stream is still open).
+/// stop fragment was the stream's last, the stream is still open, and no continuation token closed it).
 const IDLE_AFTER_AUDIO: Duration = Duration::from_secs(3);
 
 /// What the handler needs, built once per container.
@@ -153,12 +157,7 @@ pub async fn handle(
 /// [`handle`] without the Lambda envelope: records run concurrently within `deps.concurrency`; the answer
 /// lists the voicemails whose processing failed in a way a retry can mend.
 pub async fn handle_batch(deps: &Deps, event: &Value, budget: &Budget) -> KinesisEventResponse {
-    let (records, unidentified) = kinesis::records(event);
-    metrics::counter!(metric::RECORDS_PROCESSED).increment((records.len() + unidentified.len()) as u64);
-    for record in &unidentified {
-        tracing::error!(position = record.position, reason = %record.reason, "skipping a malformed record");
-        metrics::counter!(metric::RECORDS_SKIPPED, "reason" => "malformed").increment(1);
-    }
+    let records = kinesis::batch_records(event);
     let voicemails: Vec<(KinesisRecord, Voicemail)> = records.into_iter().filter_map(triage).collect();
     let mut failed: Vec<(usize, String)> = futures::stream::iter(voicemails)
         .map(|(record, voicemail)| async move {
@@ -195,14 +194,7 @@ pub async fn handle_batch(deps: &Deps, event: &Value, budget: &Budget) -> Kinesi
 
 /// Decides about one decoded record; skipped and malformed ones are logged and dropped.
 fn triage(record: KinesisRecord) -> Option<(KinesisRecord, Voicemail)> {
-    let document = match &record.document {
-        Ok(document) => document,
-        Err(reason) => {
-            tracing::error!(sequence_number = record.sequence_number, %reason, "skipping a malformed record");
-            metrics::counter!(metric::RECORDS_SKIPPED, "reason" => "malformed").increment(1);
-            return None;
-        }
-    };
+    let document = record.document_or_skip()?;
     let contact_id = document
         .get("ContactId")
         .and_then(Value::as_str)
@@ -251,11 +243,6 @@ async fn read_customer_audio(
     voicemail: &Voicemail,
 ) -> Result<kvs_media::TrackAudio, VoicemailError> {
     let stream = &voicemail.stream_arn;
-    let kvs_error = |operation, e: &dyn std::fmt::Display, transient| VoicemailError::Kvs {
-        operation,
-        detail: e.to_string(),
-        transient,
-    };
     let endpoint = deps
         .kvs
         .get_data_endpoint()
@@ -263,28 +250,22 @@ async fn read_customer_audio(
         .stream_arn(stream)
         .send()
         .await
-        .map_err(|e| match e.as_service_error() {
-            Some(s) if s.is_resource_not_found_exception() => VoicemailError::StreamNotFound {
-                stream: stream.clone(),
-            },
-            Some(s) if s.is_invalid_argument_exception() => kvs_error(
-                "GetDataEndpoint",
-                &aws_sdk_kinesisvideo::error::DisplayErrorContext(&e),
-                false,
-            ),
-            _ => kvs_error(
-                "GetDataEndpoint",
-                &aws_sdk_kinesisvideo::error::DisplayErrorContext(&e),
-                true,
-            ),
-        })?
+        .map_err(|e| kvs_failure("GetDataEndpoint", stream, &e))?
         .data_endpoint
-        .ok_or_else(|| kvs_error("GetDataEndpoint", &"no DataEndpoint in the answer", true))?;
+        .ok_or_else(|| VoicemailError::Kvs {
+            operation: "GetDataEndpoint",
+            detail: "no DataEndpoint in the answer".into(),
+            transient: true,
+        })?;
     let selector = StartSelector::builder()
         .start_selector_type(StartSelectorType::FragmentNumber)
         .after_fragment_number(&voicemail.first_fragment)
         .build()
-        .map_err(|e| kvs_error("GetMedia", &e, false))?;
+        .map_err(|e| VoicemailError::Kvs {
+            operation: "GetMedia",
+            detail: e.to_string(),
+            transient: false,
+        })?;
     let mut output = deps
         .media_client(&endpoint)
         .get_media()
@@ -292,21 +273,7 @@ async fn read_customer_audio(
         .start_selector(selector)
         .send()
         .await
-        .map_err(|e| match e.as_service_error() {
-            Some(s) if s.is_resource_not_found_exception() => VoicemailError::StreamNotFound {
-                stream: stream.clone(),
-            },
-            Some(s) if s.is_invalid_argument_exception() => kvs_error(
-                "GetMedia",
-                &aws_sdk_kinesisvideomedia::error::DisplayErrorContext(&e),
-                false,
-            ),
-            _ => kvs_error(
-                "GetMedia",
-                &aws_sdk_kinesisvideomedia::error::DisplayErrorContext(&e),
-                true,
-            ),
-        })?;
+        .map_err(|e| kvs_failure("GetMedia", stream, &e))?;
 
     let mut reader = Reader::new();
     let mut collector = AudioCollector::new(CollectOptions {
@@ -331,13 +298,30 @@ async fn read_customer_audio(
         } else {
             next.await
         };
-        let Some(chunk) = chunk.map_err(|e| kvs_error("GetMedia body", &e, true))? else {
-            break;
-        };
+        let chunk = chunk.map_err(|e| VoicemailError::Kvs {
+            operation: "GetMedia body",
+            detail: e.to_string(),
+            transient: true,
+        })?;
+        let Some(chunk) = chunk else { break };
         let mut input: &[u8] = &chunk;
         while let Some(event) = reader.next(&mut input)? {
             audio_started |= matches!(event, Event::Frame(_));
+            // KVS closes every fragment with its continuation token (= the fragment's number): the last
+            // wanted fragment is complete then, without waiting for the next fragment's header, which a
+            // stream at its live edge may not send for a long time.
+            let last_complete = matches!(event, Event::Tag(tag)
+                if tag.name == CONTINUATION_TOKEN && tag.value == voicemail.last_fragment);
             if feed(&mut collector, &event, &voicemail.last_fragment) {
+                done = true;
+                break;
+            }
+            if last_complete {
+                feed(
+                    &mut collector,
+                    &Event::FragmentEnd(reader.fragment()),
+                    &voicemail.last_fragment,
+                );
                 done = true;
                 break;
             }
@@ -359,6 +343,24 @@ async fn read_customer_audio(
         last: voicemail.last_fragment.clone(),
         stopped,
     })
+}
+
+/// A KVS SDK error: a missing stream cannot be mended by a retry, nor can an invalid argument; the rest
+/// (throttling, limits, service and network errors) can.
+fn kvs_failure<E>(operation: &'static str, stream: &str, error: &E) -> VoicemailError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error.code() {
+        Some("ResourceNotFoundException") => VoicemailError::StreamNotFound {
+            stream: stream.to_owned(),
+        },
+        code => VoicemailError::Kvs {
+            operation,
+            detail: DisplayErrorContext(error).to_string(),
+            transient: code != Some("InvalidArgumentException"),
+        },
+    }
 }
 
 /// Feeds one event; `true` when reading can stop (the collector says so, or the last wanted fragment is

@@ -7,7 +7,7 @@
 pub use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use serde_json::Value;
 
-use crate::encoding::decode_base64_lenient;
+use crate::{encoding::decode_base64_lenient, telemetry::metric};
 
 /// One record of the batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +67,33 @@ pub fn records(event: &Value) -> (Vec<KinesisRecord>, Vec<UnidentifiedRecord>) {
         });
     }
     (records, unidentified)
+}
+
+/// [`records`] for a handler: every record counts as processed (`RecordsProcessed`); records without a
+/// sequence number are logged and counted as skipped (`RecordsSkipped`, reason `malformed`).
+pub fn batch_records(event: &Value) -> Vec<KinesisRecord> {
+    let (records, unidentified) = records(event);
+    metrics::counter!(metric::RECORDS_PROCESSED).increment((records.len() + unidentified.len()) as u64);
+    for record in &unidentified {
+        tracing::error!(position = record.position, reason = %record.reason, "skipping a malformed record");
+        metrics::counter!(metric::RECORDS_SKIPPED, "reason" => "malformed").increment(1);
+    }
+    records
+}
+
+impl KinesisRecord {
+    /// The record's JSON document; a record that could not be read is logged with its sequence number and
+    /// counted as skipped (`malformed`): retrying it cannot help.
+    pub fn document_or_skip(&self) -> Option<&Value> {
+        match &self.document {
+            Ok(document) => Some(document),
+            Err(reason) => {
+                tracing::error!(sequence_number = self.sequence_number, %reason, "skipping a malformed record");
+                metrics::counter!(metric::RECORDS_SKIPPED, "reason" => "malformed").increment(1);
+                None
+            }
+        }
+    }
 }
 
 /// The partial-batch answer listing `failed` sequence numbers, in the order given.
