@@ -160,6 +160,16 @@ impl SecretDocument {
         }
     }
 
+    /// Fills in the variables of `names` that `env` leaves unset from the JSON object's string values:
+    /// the contact center's secret completes a deployment, it never overrides it.
+    pub fn fill_in(&self, env: &mut crate::Env, names: &[&str]) {
+        for name in names {
+            if let Some(value) = self.field(name) {
+                env.fill_in(name, value);
+            }
+        }
+    }
+
     /// A string value of the JSON object (`None` for a bare secret or a missing/non-string key).
     pub fn field(&self, key: &str) -> Option<&str> {
         match self {

@@ -305,15 +305,14 @@ impl RestClient {
             Some(id) => {
                 let id = id.to_owned();
                 let document = SecretDocument::parse(&secrets.secret(&id, "PRIVATE_KEY_SECRET_ID").await?);
-                for name in [
-                    "SALESFORCE_AUTH_ENDPOINT",
-                    "SALESFORCE_REST_API_ENDPOINT_BASE",
-                    "CALL_CENTER_API_NAME",
-                ] {
-                    if let Some(value) = document.field(name) {
-                        env.fill_in(name, value);
-                    }
-                }
+                document.fill_in(
+                    &mut env,
+                    &[
+                        "SALESFORCE_AUTH_ENDPOINT",
+                        "SALESFORCE_REST_API_ENDPOINT_BASE",
+                        "CALL_CENTER_API_NAME",
+                    ],
+                );
                 Some((id, document))
             }
             None => None,

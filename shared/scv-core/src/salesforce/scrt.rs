@@ -201,11 +201,10 @@ impl ScrtClient {
             ),
             KeySource::Secret(id) => {
                 let document = SecretDocument::parse(&secrets.secret(&id, "PRIVATE_KEY_SECRET_ID").await?);
-                for name in ["SALESFORCE_ORG_ID", "SCRT_ENDPOINT_BASE", "CALL_CENTER_API_NAME"] {
-                    if let Some(value) = document.field(name) {
-                        env.fill_in(name, value);
-                    }
-                }
+                document.fill_in(
+                    &mut env,
+                    &["SALESFORCE_ORG_ID", "SCRT_ENDPOINT_BASE", "CALL_CENTER_API_NAME"],
+                );
                 let pem = match &document {
                     SecretDocument::Bare(pem) => pem.clone(),
                     SecretDocument::Json(_) => {
